@@ -14,6 +14,26 @@ type Encoder struct {
 	lastSec  int64
 	secText  [19]byte // "2006-01-02T15:04:05" for lastSec
 	haveLast bool
+
+	// frag caches the JSON of the columns that are constant within a group
+	// (record, rule, MAC), so a tuple only encodes its own fields.
+	frag    []byte
+	fragSeq uint64
+	fragVer int
+}
+
+// groupFragment returns the cached constant-column JSON for ev's group.
+func (e *Encoder) groupFragment(ev *Event) []byte {
+	if ev.groupSeq != 0 && ev.groupSeq == e.fragSeq && ev.Version == e.fragVer && len(e.frag) > 0 {
+		return e.frag
+	}
+	if e.Schema != nil && e.Schema.id == schemaSeed {
+		e.frag = seedGroup(e.frag[:0], ev)
+	} else {
+		e.frag = defaultGroup(e.frag[:0], ev)
+	}
+	e.fragSeq, e.fragVer = ev.groupSeq, ev.Version
+	return e.frag
 }
 
 // NewEncoder returns an encoder for schema s (DefaultSchema when nil).
@@ -40,12 +60,7 @@ func (e *Encoder) Append(dst []byte, ev *Event) []byte {
 	return e.appendDefault(dst, ev)
 }
 
-func (e *Encoder) appendDefault(b []byte, ev *Event) []byte {
-	b = append(b, '{', '"')
-	b = append(b, e.TimeColumn()...)
-	b = append(b, `":"`...)
-	b = e.appendTime(b, ev.TimeMillis, true)
-	b = append(b, '"')
+func defaultGroup(b []byte, ev *Event) []byte {
 	if len(ev.RecordTime) > 0 {
 		b = appendField(b, `,"RecordTime":`, ev.RecordTime)
 	}
@@ -65,7 +80,16 @@ func (e *Encoder) appendDefault(b []byte, ev *Event) []byte {
 	b = appendField(b, `,"Rule":`, ev.Rule)
 	b = append(b, `,"MacAddress":"`...)
 	b = appendMAC(b, ev.MAC)
+	return append(b, '"')
+}
+
+func (e *Encoder) appendDefault(b []byte, ev *Event) []byte {
+	b = append(b, '{', '"')
+	b = append(b, e.TimeColumn()...)
+	b = append(b, `":"`...)
+	b = e.appendTime(b, ev.TimeMillis, true)
 	b = append(b, '"')
+	b = append(b, e.groupFragment(ev)...)
 	b = appendField(b, `,"SrcIp":`, ev.SrcIP)
 	b = appendField(b, `,"DestIp":`, ev.DestIP)
 	if len(ev.SrcPort) > 0 {
@@ -123,12 +147,16 @@ func (e *Encoder) appendDefault(b []byte, ev *Event) []byte {
 	return append(b, '"', '}')
 }
 
-func (e *Encoder) appendSeed(b []byte, ev *Event) []byte {
+func seedGroup(b []byte, ev *Event) []byte {
 	b = appendField(b, `{"SubscriptionId":`, ev.SubscriptionID)
 	b = appendField(b, `,"ResourceGroup":`, ev.ResourceGroup)
 	b = appendField(b, `,"NSG":`, ev.Name)
 	b = appendField(b, `,"Rule":`, ev.Rule)
-	b = appendField(b, `,"MAC":`, ev.MAC)
+	return appendField(b, `,"MAC":`, ev.MAC)
+}
+
+func (e *Encoder) appendSeed(b []byte, ev *Event) []byte {
+	b = append(b, e.groupFragment(ev)...)
 	b = append(b, `,"`...)
 	b = append(b, e.TimeColumn()...)
 	b = append(b, `":"`...)

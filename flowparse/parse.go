@@ -361,56 +361,78 @@ func (p *Parser) nsgProperties(s *scanner, rec, off int) {
 	}
 	recMAC := p.ev.MAC
 	fs := scanner{b: s.b[:flows.end], i: flows.start}
-	_ = fs.arrayElems(func(int) error {
-		if fs.peek() != '{' {
-			return fs.skip()
-		}
-		var rule []byte
-		var macFlows span
-		err := fs.objectMembers(func(key []byte) error {
-			switch string(key) {
-			case "rule":
-				rule = fs.optStr()
-				return nil
-			case "flows":
-				macFlows = fs.arraySpan()
-				return nil
-			}
-			return fs.skip()
-		})
-		if err != nil || !macFlows.ok() {
-			return err
-		}
-		ms := scanner{b: fs.b[:macFlows.end], i: macFlows.start}
-		return ms.arrayElems(func(int) error {
-			if ms.peek() != '{' {
-				return ms.skip()
-			}
-			var mac []byte
-			var tuples span
-			err := ms.objectMembers(func(key []byte) error {
-				switch string(key) {
-				case "mac":
-					mac = ms.optStr()
-					return nil
-				case "flowTuples":
-					tuples = ms.arraySpan()
-					return nil
-				}
-				return ms.skip()
-			})
-			if err != nil {
-				return err
-			}
-			p.ev.Rule = rule
-			p.ev.MAC = mac
-			if len(mac) == 0 {
-				p.ev.MAC = recMAC
-			}
-			p.tuples(ms.b, tuples, rec)
+	_ = fs.arrayElems(func(int) error { return p.nsgRule(&fs, rec, recMAC) })
+}
+
+// nsgRule walks {"rule":..., "flows":[...]}. When the rule comes first (as
+// Azure writes it) the MAC groups are walked in place; otherwise the array is
+// revisited once the rule is known.
+func (p *Parser) nsgRule(s *scanner, rec int, recMAC []byte) error {
+	if s.peek() != '{' {
+		return s.skip()
+	}
+	var rule []byte
+	haveRule := false
+	var later span
+	err := s.objectMembers(func(key []byte) error {
+		switch string(key) {
+		case "rule":
+			rule, haveRule = s.optStr(), true
 			return nil
-		})
+		case "flows":
+			if haveRule && s.peek() == '[' {
+				return s.arrayElems(func(int) error { return p.nsgMAC(s, rec, rule, recMAC) })
+			}
+			later = s.arraySpan()
+			return nil
+		}
+		return s.skip()
 	})
+	if err != nil || !later.ok() {
+		return err
+	}
+	ms := scanner{b: s.b[:later.end], i: later.start}
+	return ms.arrayElems(func(int) error { return p.nsgMAC(&ms, rec, rule, recMAC) })
+}
+
+// nsgMAC walks {"mac":..., "flowTuples":[...]}.
+func (p *Parser) nsgMAC(s *scanner, rec int, rule, recMAC []byte) error {
+	if s.peek() != '{' {
+		return s.skip()
+	}
+	var mac []byte
+	haveMAC := false
+	var later span
+	err := s.objectMembers(func(key []byte) error {
+		switch string(key) {
+		case "mac":
+			mac, haveMAC = s.optStr(), true
+			return nil
+		case "flowTuples":
+			if haveMAC && s.peek() == '[' {
+				p.setGroup(rule, mac, recMAC)
+				return p.tupleArray(s, rec)
+			}
+			later = s.arraySpan()
+			return nil
+		}
+		return s.skip()
+	})
+	if err != nil || !later.ok() {
+		return err
+	}
+	p.setGroup(rule, mac, recMAC)
+	ts := scanner{b: s.b[:later.end], i: later.start}
+	return p.tupleArray(&ts, rec)
+}
+
+func (p *Parser) setGroup(rule, mac, recMAC []byte) {
+	p.ev.Rule = rule
+	p.ev.MAC = mac
+	if len(mac) == 0 {
+		p.ev.MAC = recMAC
+	}
+	p.ev.setGroupHash()
 }
 
 func (p *Parser) vnetFlowRecords(s *scanner, rec, off int) {
@@ -427,53 +449,69 @@ func (p *Parser) vnetFlowRecords(s *scanner, rec, off int) {
 		return
 	}
 	fs := scanner{b: s.b[:flows.end], i: flows.start}
-	_ = fs.arrayElems(func(int) error {
-		if fs.peek() != '{' {
-			return fs.skip()
-		}
-		var acl []byte
-		var groups span
-		err := fs.objectMembers(func(key []byte) error {
-			switch string(key) {
-			case "aclID":
-				acl = fs.optStr()
-				return nil
-			case "flowGroups":
-				groups = fs.arraySpan()
-				return nil
-			}
-			return fs.skip()
-		})
-		if err != nil || !groups.ok() {
-			return err
-		}
-		gs := scanner{b: fs.b[:groups.end], i: groups.start}
-		return gs.arrayElems(func(int) error {
-			if gs.peek() != '{' {
-				return gs.skip()
-			}
-			var rule []byte
-			var tuples span
-			err := gs.objectMembers(func(key []byte) error {
-				switch string(key) {
-				case "rule":
-					rule = gs.optStr()
-					return nil
-				case "flowTuples":
-					tuples = gs.arraySpan()
-					return nil
-				}
-				return gs.skip()
-			})
-			if err != nil {
-				return err
-			}
-			p.ev.AclID = acl
-			p.ev.Rule = rule
-			p.tuples(gs.b, tuples, rec)
+	_ = fs.arrayElems(func(int) error { return p.vnetACL(&fs, rec) })
+}
+
+// vnetACL walks {"aclID":..., "flowGroups":[...]}.
+func (p *Parser) vnetACL(s *scanner, rec int) error {
+	if s.peek() != '{' {
+		return s.skip()
+	}
+	var acl []byte
+	haveACL := false
+	var later span
+	err := s.objectMembers(func(key []byte) error {
+		switch string(key) {
+		case "aclID":
+			acl, haveACL = s.optStr(), true
 			return nil
-		})
+		case "flowGroups":
+			if haveACL && s.peek() == '[' {
+				return s.arrayElems(func(int) error { return p.vnetGroup(s, rec, acl) })
+			}
+			later = s.arraySpan()
+			return nil
+		}
+		return s.skip()
 	})
+	if err != nil || !later.ok() {
+		return err
+	}
+	gs := scanner{b: s.b[:later.end], i: later.start}
+	return gs.arrayElems(func(int) error { return p.vnetGroup(&gs, rec, acl) })
+}
+
+// vnetGroup walks {"rule":..., "flowTuples":[...]} (the rule may come last).
+func (p *Parser) vnetGroup(s *scanner, rec int, acl []byte) error {
+	if s.peek() != '{' {
+		return s.skip()
+	}
+	var rule []byte
+	haveRule := false
+	var later span
+	err := s.objectMembers(func(key []byte) error {
+		switch string(key) {
+		case "rule":
+			rule, haveRule = s.optStr(), true
+			return nil
+		case "flowTuples":
+			if haveRule && s.peek() == '[' {
+				p.ev.AclID = acl
+				p.setGroup(rule, p.ev.MAC, nil)
+				return p.tupleArray(s, rec)
+			}
+			later = s.arraySpan()
+			return nil
+		}
+		return s.skip()
+	})
+	if err != nil || !later.ok() {
+		return err
+	}
+	p.ev.AclID = acl
+	p.setGroup(rule, p.ev.MAC, nil)
+	ts := scanner{b: s.b[:later.end], i: later.start}
+	return p.tupleArray(&ts, rec)
 }
 
 // arraySpan skips a value and returns its span if it is an array.
@@ -485,21 +523,16 @@ func (s *scanner) arraySpan() span {
 	return span{start, s.i}
 }
 
-func (p *Parser) tuples(b []byte, sp span, rec int) {
-	if !sp.ok() {
-		return
-	}
-	p.ev.setGroupHash()
-	ts := scanner{b: b[:sp.end], i: sp.start}
-	_ = ts.arrayElems(func(i int) error {
-		if ts.peek() != '"' {
-			off := ts.i
+// tupleArray reads an array of tuple strings at s.i and emits each.
+func (p *Parser) tupleArray(s *scanner, rec int) error {
+	return s.arrayElems(func(i int) error {
+		off := s.peekPos()
+		if s.peek() != '"' {
 			p.Stats.TuplesSkipped++
 			p.skipTuple(SkipBadField, rec, i, off, fmt.Sprintf("record %d, rule %q, tuple %d: not a string", rec, p.ev.Rule, i))
-			return ts.skip()
+			return s.skip()
 		}
-		off := ts.i
-		t, err := ts.str()
+		t, err := s.str()
 		if err != nil {
 			return err
 		}

@@ -3,8 +3,8 @@ package flowparse_test
 import (
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -87,19 +87,12 @@ func TestSampleCounts(t *testing.T) {
 // n is a JSON number as decodeRows returns it.
 func n(v int64) json.Number { return json.Number(fmt.Sprint(v)) }
 
-// eventID is the documented EventId, computed independently of the package:
-// FNV-1a 64 over flow-log resource, NUL, normalised MAC, NUL, rule, NUL, tuple.
-func eventID(resource, mac, rule, tuple string) string {
-	h := fnv.New64a()
-	norm := strings.ToUpper(strings.NewReplacer("-", "", ":", "", ".", "").Replace(mac))
-	for i, s := range []string{resource, norm, rule, tuple} {
-		if i > 0 {
-			h.Write([]byte{0})
-		}
-		h.Write([]byte(s))
-	}
-	return fmt.Sprintf("%016x", h.Sum64())
-}
+// pattern matches a column's value (as text) instead of comparing it.
+type pattern struct{ re *regexp.Regexp }
+
+// hexID is what every EventId looks like: 16 lower-case hex digits. Its exact
+// value is pinned by the golden files and its properties by TestEventID.
+var hexID = pattern{regexp.MustCompile(`^[0-9a-f]{16}$`)}
 
 const (
 	fabrikamV1NSG  = "/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/FABRIKAMRG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/FABRIAKMVM1-NSG"
@@ -146,7 +139,7 @@ var rowCases = []rowCase{
 			"ProtocolNumber":    n(6),
 			"FlowDirection":     "Inbound",
 			"FlowStatus":        "Denied",
-			"EventId":           eventID(fabrikamV1NSG, "000D3AF8801A", "DefaultRule_DenyAllInBound", "1487282421,42.119.146.95,10.1.0.4,51529,5358,T,I,D"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -172,7 +165,7 @@ var rowCases = []rowCase{
 			"ProtocolNumber":    n(17),
 			"FlowDirection":     "Inbound",
 			"FlowStatus":        "Denied",
-			"EventId":           eventID(fabrikamV1NSG, "000D3AF8801A", "DefaultRule_DenyAllInBound", "1487282481,195.78.210.194,10.1.0.4,53,1732,U,I,D"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -203,7 +196,7 @@ var rowCases = []rowCase{
 			"BytesSrcToDest":    n(16978),
 			"PacketsDestToSrc":  n(24),
 			"BytesDestToSrc":    n(14008),
-			"EventId":           eventID(fabrikamV2NSG, "000D3AF87856", "DefaultRule_AllowInternetOutBound", "1542110379,10.5.16.4,203.0.113.115,44931,443,T,O,A,C,30,16978,24,14008"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -230,7 +223,7 @@ var rowCases = []rowCase{
 			"FlowDirection":     "Inbound",
 			"FlowStatus":        "Denied",
 			"FlowState":         "Begin",
-			"EventId":           eventID(fabrikamV2NSG, "000D3AF87856", "DefaultRule_DenyAllInBound", "1542110402,192.0.2.190,10.5.16.4,28746,443,U,I,D,B,,,,"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -261,7 +254,7 @@ var rowCases = []rowCase{
 			"BytesSrcToDest":    n(66),
 			"PacketsDestToSrc":  n(1),
 			"BytesDestToSrc":    n(66),
-			"EventId":           eventID(fabrikamV1NSG, "000D3AF87856", "DefaultRule_AllowInternetOutBound", "1542110379,1.128.0.0,1.128.0.1,59932,443,T,O,A,E,1,66,1,66"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -294,7 +287,7 @@ var rowCases = []rowCase{
 			"BytesSrcToDest":    n(767),
 			"PacketsDestToSrc":  n(2),
 			"BytesDestToSrc":    n(1580),
-			"EventId":           eventID(elasticFlowLog, "00224871C205", "DefaultRule_AllowInternetOutBound", "1663146003606,10.0.0.6,52.239.184.180,23956,443,6,O,E,NX,3,767,2,1580"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -327,7 +320,7 @@ var rowCases = []rowCase{
 			"BytesSrcToDest":    n(0),
 			"PacketsDestToSrc":  n(0),
 			"BytesDestToSrc":    n(0),
-			"EventId":           eventID(elasticFlowLog, "00224871C205", "BlockHighRiskTCPPortsFromInternet", "1663145998065,101.33.218.153,10.0.0.6,55188,22,6,I,D,NX,0,0,0,0"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -360,7 +353,7 @@ var rowCases = []rowCase{
 			"BytesSrcToDest":    n(360),
 			"PacketsDestToSrc":  n(4),
 			"BytesDestToSrc":    n(528),
-			"EventId":           eventID(sumoFlowLog, "000D3A359573", "DefaultRule_AllowInternetOutBound", "1733975962447,10.1.0.4,40.119.6.228,123,123,17,O,C,NX,4,360,4,528"),
+			"EventId":           hexID,
 		},
 	},
 	{
@@ -393,7 +386,7 @@ var rowCases = []rowCase{
 			"BytesSrcToDest":    n(2217),
 			"PacketsDestToSrc":  n(33),
 			"BytesDestToSrc":    n(0),
-			"EventId":           eventID(elasticFlowLog, "0022487BC205", "DefaultRule_AllowInternetOutBound", "1663146003606,216.160.83.56,81.2.69.142,36776,443,6,O,E,NX,22,2217,33,0"),
+			"EventId":           hexID,
 		},
 	},
 	// Seed schema: the 2017 script's columns, all strings.
@@ -512,11 +505,17 @@ func diffRow(t *testing.T, got, want map[string]any) {
 			t.Errorf("%s: missing, want %#v", k, w)
 		case !wok:
 			t.Errorf("%s: unexpected column with value %#v", k, g)
+		case isPattern(w):
+			if gs, ok := g.(string); !ok || !w.(pattern).re.MatchString(gs) {
+				t.Errorf("%s: got %#v, want a match for %s", k, g, w.(pattern).re)
+			}
 		case !reflect.DeepEqual(g, w):
 			t.Errorf("%s: got %#v, want %#v", k, g, w)
 		}
 	}
 }
+
+func isPattern(v any) bool { _, ok := v.(pattern); return ok }
 
 // TestTimeField renames the time column as the Data Collector API needs
 // (TimeGenerated is reserved there) and keeps every other column.

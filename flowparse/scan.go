@@ -1,6 +1,7 @@
 package flowparse
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -52,7 +53,8 @@ func (s *scanner) expect(c byte) error {
 }
 
 // str reads a JSON string and returns its decoded content. Without escapes the
-// result aliases the input; with escapes it is a fresh copy.
+// result aliases the input; with escapes it is a fresh copy. Raw control
+// characters are tolerated (the encoder escapes them on output).
 func (s *scanner) str() ([]byte, error) {
 	s.ws()
 	if s.i >= len(s.b) {
@@ -62,20 +64,16 @@ func (s *scanner) str() ([]byte, error) {
 		return nil, fmt.Errorf("expected string at offset %d, found %q", s.i, s.b[s.i])
 	}
 	start := s.i + 1
-	for j := start; j < len(s.b); j++ {
-		c := s.b[j]
-		if c == '"' {
-			s.i = j + 1
-			return s.b[start:j], nil
-		}
-		if c == '\\' {
-			return s.strEscaped(start)
-		}
-		if c < 0x20 {
-			return nil, fmt.Errorf("control character in string at offset %d", j)
-		}
+	k := bytes.IndexByte(s.b[start:], '"')
+	if k < 0 {
+		return nil, errEOF
 	}
-	return nil, errEOF
+	v := s.b[start : start+k]
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return s.strEscaped(start)
+	}
+	s.i = start + k + 1
+	return v, nil
 }
 
 func (s *scanner) strEscaped(start int) ([]byte, error) {
@@ -87,8 +85,6 @@ func (s *scanner) strEscaped(start int) ([]byte, error) {
 		case c == '"':
 			s.i = j + 1
 			return out, nil
-		case c < 0x20:
-			return nil, fmt.Errorf("control character in string at offset %d", j)
 		case c != '\\':
 			out = append(out, c)
 			j++
@@ -274,25 +270,33 @@ func (s *scanner) arrayElems(fn func(i int) error) error {
 	}
 }
 
-// rawStr consumes a string without decoding it.
+// rawStr consumes a string without decoding it. It finds the closing quote
+// with bytes.IndexByte (vectorised), since skipping tuple arrays is the bulk
+// of the first pass over a record.
 func (s *scanner) rawStr() ([]byte, error) {
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, fmt.Errorf("expected string at offset %d", s.i)
 	}
 	start := s.i + 1
-	for j := start; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
+	j := start
+	for {
+		k := bytes.IndexByte(s.b[j:], '"')
+		if k < 0 {
+			return nil, errEOF
+		}
+		j += k
+		// An odd run of backslashes before the quote escapes it.
+		bs := 0
+		for m := j - 1; m >= start && s.b[m] == '\\'; m-- {
+			bs++
+		}
+		if bs%2 == 0 {
 			s.i = j + 1
 			return s.b[start:j], nil
-		case c == '\\':
-			j++
-		case c < 0x20:
-			return nil, fmt.Errorf("control character in string at offset %d", j)
 		}
+		j++
 	}
-	return nil, errEOF
 }
 
 // scalar consumes a number or a literal.

@@ -68,7 +68,7 @@ var DefaultSchema = &Schema{
 		{"BytesSrcToDest", TypeLong, "Bytes source to destination; absent when the tuple has none."},
 		{"PacketsDestToSrc", TypeLong, "Packets destination to source; absent when the tuple has none."},
 		{"BytesDestToSrc", TypeLong, "Bytes destination to source; absent when the tuple has none."},
-		{"EventId", TypeString, "16 hex digits: a deterministic hash (FNV-1a 64) of flow-log resource, MAC, rule and raw tuple, for de-duplication in KQL."},
+		{"EventId", TypeString, "16 hex digits: a deterministic 64-bit hash of flow-log resource, MAC, rule and raw tuple, for de-duplication in KQL."},
 	},
 }
 
