@@ -16,10 +16,10 @@ import (
 // dataCollector is the HTTP Data Collector API sink.
 type dataCollector struct {
 	*engine
-	cfg    DataCollectorConfig
-	key    []byte
-	url    string
-	tgt    string
+	cfg DataCollectorConfig
+	key []byte
+	url string
+	tgt string
 }
 
 // NewDataCollector validates cfg and returns a Data Collector API sink.
