@@ -1,0 +1,116 @@
+package fbchunk_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/nsgflow/nsgflow/fbchunk"
+)
+
+func TestAppendJSON(t *testing.T) {
+	b := func(parts ...[]byte) []byte { return cat(parts...) }
+	long := strings.Repeat("x", 300)
+	tests := []struct {
+		name    string
+		in      []byte
+		want    string
+		wantErr bool
+	}{
+		{"nil", []byte{0xc0}, `null`, false},
+		{"true", []byte{0xc3}, `true`, false},
+		{"false", []byte{0xc2}, `false`, false},
+		{"fixint", []byte{0x05}, `5`, false},
+		{"negative fixint", []byte{0xff}, `-1`, false},
+		{"int8", []byte{0xd0, 0x80}, `-128`, false},
+		{"int16", []byte{0xd1, 0xff, 0x00}, `-256`, false},
+		{"int32", []byte{0xd2, 0x00, 0x01, 0x00, 0x00}, `65536`, false},
+		{"int64", fbchunk.AppendInt(nil, -1<<40), `-1099511627776`, false},
+		{"uint8", []byte{0xcc, 0xff}, `255`, false},
+		{"uint16", []byte{0xcd, 0xff, 0xff}, `65535`, false},
+		{"uint32", []byte{0xce, 0xff, 0xff, 0xff, 0xff}, `4294967295`, false},
+		{"uint64", fbchunk.AppendUint(nil, 1<<63), `9223372036854775808`, false},
+		{"float64", fbchunk.AppendFloat(nil, 1.5), `1.5`, false},
+		{"float32", fbchunk.AppendFloat32(nil, 0.1), `0.1`, false},
+		{"NaN", []byte{0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1}, `null`, false},
+		{"str escapes", fbchunk.AppendStr(nil, "a\"b\\c\nd\te\x01"), `"a\"b\\c\nd\te\u0001"`, false},
+		{"str utf8", fbchunk.AppendStr(nil, "héllo €"), `"héllo €"`, false},
+		{"str invalid utf8", fbchunk.AppendStr(nil, "a\xffb"), `"a\ufffdb"`, false},
+		{"str8", fbchunk.AppendStr(nil, long), `"` + long + `"`, false},
+		{"bin", fbchunk.AppendBin(nil, []byte("raw")), `"raw"`, false},
+		{"fixext", []byte{0xd4, 0x01, 0x02}, `null`, false},
+		{"ext8", []byte{0xc7, 0x02, 0x05, 0x01, 0x02}, `null`, false},
+		{"empty map", []byte{0x80}, `{}`, false},
+		{"empty array", []byte{0x90}, `[]`, false},
+		{"nested", b(fbchunk.AppendMapHeader(nil, 2), fbchunk.AppendStr(nil, "a"), fbchunk.AppendArrayHeader(nil, 3),
+			[]byte{0x01, 0xc0}, fbchunk.AppendMapHeader(nil, 1), fbchunk.AppendStr(nil, "b"), []byte{0xc3},
+			fbchunk.AppendStr(nil, "c"), fbchunk.AppendFloat(nil, -2.25)), `{"a":[1,null,{"b":true}],"c":-2.25}`, false},
+		{"int key", b([]byte{0x81, 0x07}, fbchunk.AppendStr(nil, "v")), `{"7":"v"}`, false},
+		{"nil and bool keys", b([]byte{0x82, 0xc0, 0x01, 0xc3, 0x02}), `{"null":1,"true":2}`, false},
+		{"map key", b([]byte{0x81, 0x81}, fbchunk.AppendStr(nil, "k"), []byte{0x01, 0x02}), `{"{\"k\":1}":2}`, false},
+		{"array16", b([]byte{0xdc, 0x00, 0x02, 0x01, 0x02}), `[1,2]`, false},
+		{"map16", b([]byte{0xde, 0x00, 0x01, 0xa1, 'k', 0x01}), `{"k":1}`, false},
+		{"truncated str", []byte{0xa5, 'a', 'b'}, ``, true},
+		{"truncated map", []byte{0x82, 0xa1, 'k', 0x01}, ``, true},
+		{"truncated float", []byte{0xcb, 0x00}, ``, true},
+		{"reserved byte", []byte{0xc1}, ``, true},
+		{"empty", nil, ``, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := []byte("PREFIX")
+			got, err := fbchunk.AppendJSON(prefix, tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if string(got[:6]) != "PREFIX" {
+				t.Fatalf("prefix clobbered: %q", got)
+			}
+			if tc.wantErr {
+				if len(got) != 6 {
+					t.Fatalf("on error the buffer must be cut back, got %q", got)
+				}
+				return
+			}
+			if string(got[6:]) != tc.want {
+				t.Fatalf("got %s, want %s", got[6:], tc.want)
+			}
+			if !json.Valid(got[6:]) {
+				t.Fatalf("invalid JSON %s", got[6:])
+			}
+		})
+	}
+}
+
+func TestAppendJSONOmit(t *testing.T) {
+	m := fbchunk.AppendMapHeader(nil, 4)
+	m = fbchunk.AppendStr(m, "EventId")
+	m = fbchunk.AppendStr(m, "abc")
+	m = fbchunk.AppendStr(m, "_nsgflow_src")
+	m = fbchunk.AppendStr(m, "blob")
+	m = fbchunk.AppendStr(m, "SrcPort")
+	m = fbchunk.AppendInt(m, 443)
+	m = fbchunk.AppendStr(m, "_nsgflow_off")
+	m = fbchunk.AppendInt(m, 12)
+	got, err := fbchunk.AppendJSONOmit(nil, m, "_nsgflow_")
+	if err != nil || string(got) != `{"EventId":"abc","SrcPort":443}` {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	if _, err := fbchunk.AppendJSONOmit(nil, []byte{0x90}, "_"); err == nil {
+		t.Fatal("AppendJSONOmit accepted an array")
+	}
+}
+
+func TestAppendJSONDeepNesting(t *testing.T) {
+	deep := make([]byte, 0, 1000)
+	for i := 0; i < 1000; i++ {
+		deep = append(deep, 0x91)
+	}
+	deep = append(deep, 0x01)
+	if _, err := fbchunk.AppendJSON(nil, deep); err == nil {
+		t.Fatal("1000 nested arrays accepted")
+	}
+	if _, err := fbchunk.Skip(deep, 0); err == nil {
+		t.Fatal("Skip accepted 1000 nested arrays")
+	}
+}
