@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/nsgflow/nsgflow/deploy"
+	"github.com/nsgflow/nsgflow/flowparse"
+)
+
+func init() {
+	register(command{
+		name:    "dcr",
+		summary: "print the ARM template for the Log Analytics table, DCR and role (Logs Ingestion)",
+		run:     runDCR,
+	})
+}
+
+// runDCR prints the deployment template rendered from a flowparse schema.
+func runDCR(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dcr", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	schemaName := fs.String("schema", "default", "row layout: default or seed")
+	table := fs.String("table", "", "custom table name without _CL (default NsgFlow, or NsgFlowSeed for the seed schema)")
+	format := fs.String("format", "arm", "template language: arm (JSON)")
+	out := fs.String("o", "", "write to this file instead of standard output")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: nsgflow dcr [--schema default|seed] [--table NAME] [--format arm] [-o FILE]")
+		fmt.Fprintln(stderr, "\nPrints an ARM template creating the custom table <NAME>_CL, a data collection rule with")
+		fmt.Fprintln(stderr, "stream Custom-<NAME>, an optional data collection endpoint and the Monitoring Metrics")
+		fmt.Fprintln(stderr, "Publisher role assignment. Deploy it with az deployment group create (docs/deploy.md).")
+		fmt.Fprintln(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nsgflow dcr: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	s, err := flowparse.SchemaByName(*schemaName)
+	if err != nil {
+		fmt.Fprintf(stderr, "nsgflow dcr: %v\n", err)
+		return 2
+	}
+	if *format != "arm" {
+		fmt.Fprintf(stderr, "nsgflow dcr: unknown --format %q (want arm)\n", *format)
+		return 2
+	}
+	b, err := deploy.ARM(deploy.Options{Schema: s, Table: *table})
+	if err != nil {
+		fmt.Fprintf(stderr, "nsgflow dcr: %v\n", err)
+		return 2
+	}
+	if *out == "" {
+		if _, err := stdout.Write(b); err != nil {
+			fmt.Fprintf(stderr, "nsgflow dcr: write: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		fmt.Fprintf(stderr, "nsgflow dcr: %v\n", err)
+		return 1
+	}
+	return 0
+}
