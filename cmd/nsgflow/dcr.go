@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,27 +17,18 @@ func init() {
 	})
 }
 
-// runDCR prints the deployment template rendered from a flowparse schema.
+// runDCR prints the ARM template that creates the custom table <NAME>_CL, a
+// data collection rule with stream Custom-<NAME>, an optional data collection
+// endpoint and the Monitoring Metrics Publisher role assignment, rendered
+// from a flowparse schema. docs/deploy.md shows how to deploy it.
 func runDCR(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dcr", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("dcr", "[--schema default|seed] [--table NAME] [--format arm] [-o FILE]", stderr)
 	schemaName := fs.String("schema", "default", "row layout: default or seed")
-	table := fs.String("table", "", "custom table name without _CL (default NsgFlow, or NsgFlowSeed for the seed schema)")
+	table := fs.String("table", "", "custom table name without _CL (default NsgFlow, or NsgFlowSeed for the seed schema); the stream is Custom-NAME")
 	format := fs.String("format", "arm", "template language: arm (JSON)")
 	out := fs.String("o", "", "write to this file instead of standard output")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nsgflow dcr [--schema default|seed] [--table NAME] [--format arm] [-o FILE]")
-		fmt.Fprintln(stderr, "\nPrints an ARM template creating the custom table <NAME>_CL, a data collection rule with")
-		fmt.Fprintln(stderr, "stream Custom-<NAME>, an optional data collection endpoint and the Monitoring Metrics")
-		fmt.Fprintln(stderr, "Publisher role assignment. Deploy it with az deployment group create (docs/deploy.md).")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+		return exitStatus(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nsgflow dcr: unexpected argument %q\n", fs.Arg(0))
