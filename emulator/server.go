@@ -233,6 +233,9 @@ func (s *Server) Rows() ([]Row, error) {
 	return ReadRows(bytes.NewReader(b))
 }
 
+// RawRows flushes and returns the stored NDJSON exactly as written.
+func (s *Server) RawRows() ([]byte, error) { return s.sink.contents() }
+
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
 	s.statsMu.Lock()
