@@ -113,7 +113,7 @@ func valueEnd(b []byte, i int) (int, bool) {
 			if depth == 0 {
 				return j + 1, true
 			}
-		case ',':
+		case ',', ' ', '\t', '\n', '\r':
 			if depth == 0 {
 				return j, true
 			}
