@@ -1,0 +1,31 @@
+# flowparse: fuzzing, benchmarks and the generated schema doc. The unit tests
+# run in test-go with everything else; bench-go (Makefile) runs the benchmarks.
+FLOWPARSE_FUZZ := FuzzBlob FuzzRange FuzzRecord
+# Extra flags for go test -fuzz, e.g. FUZZFLAGS=-parallel=1 on a busy machine.
+FUZZFLAGS ?=
+
+.PHONY: fuzz-flowparse fuzz-smoke fuzz-smoke-flowparse bench-flowparse-profile docs-schema
+
+# make fuzz: each flowparse target for $(FUZZTIME), one after the other. A
+# crasher is saved in flowparse/testdata/fuzz/<target>/ and then replayed by
+# every plain go test run.
+fuzz: fuzz-flowparse
+fuzz-smoke: fuzz-smoke-flowparse
+
+fuzz-flowparse:
+	@for t in $(FLOWPARSE_FUZZ); do \
+		echo "== $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./flowparse/ || exit 1; \
+	done
+
+fuzz-smoke-flowparse:
+	$(MAKE) fuzz-flowparse FUZZTIME=20s
+
+# CPU profile of parse+expand+encode on generated data; prints the top.
+bench-flowparse-profile:
+	$(GO) test -run '^$$' -bench 'BenchmarkParseEncode' -benchmem -cpu 1 -cpuprofile $(BIN)/flowparse.cpu.prof -o $(BIN)/flowparse.test ./flowparse/
+	$(GO) tool pprof -top -nodecount 25 $(BIN)/flowparse.test $(BIN)/flowparse.cpu.prof
+
+# Rewrite the generated column tables of docs/schema.md from the schemas.
+docs-schema:
+	$(GO) test -count=1 -run TestSchemaDoc ./flowparse/ -update
