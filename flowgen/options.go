@@ -1,11 +1,3 @@
-// Package flowgen generates synthetic Azure flow-log blobs (NSG flow logs
-// version 1 and 2, VNet flow logs version 4) with the real blob paths and the
-// real committed-block layout, deterministically from a seed.
-//
-// It does no I/O: Generate hands each blob to a callback, and BlockStream
-// yields one blob's blocks one at a time so a blob of any size can be produced
-// in constant memory. Every blob, and every byte in it, depends only on the
-// Options and the blob's index, never on generation order.
 package flowgen
 
 import (
