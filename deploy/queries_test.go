@@ -23,10 +23,10 @@ var queryQuestions = []string{
 }
 
 // Tables the queries read: the default template's table, and the classic
-// table the Data Collector API creates for Log-Type NsgFlowLogs.
+// table the Data Collector API creates for Log-Type NSGFlowLogs.
 const (
 	defaultQueryTable = "NsgFlow_CL"
-	seedQueryTable    = "NsgFlowLogs_CL"
+	seedQueryTable    = "NSGFlowLogs_CL"
 )
 
 // kqlToken matches, in order of precedence: a // comment, a string literal
