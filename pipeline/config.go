@@ -1,0 +1,384 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/oms"
+)
+
+// ConfigGetter returns a configuration value by key, "" when unset. The
+// plugin implements it with Fluent Bit's property lookup (keys are
+// case-insensitive there, ${VAR} already expanded); tests use MapConfig.
+type ConfigGetter interface {
+	Get(key string) string
+}
+
+// MapConfig is a ConfigGetter over a map (keys lower case).
+type MapConfig map[string]string
+
+// Get returns m[strings.ToLower(key)].
+func (m MapConfig) Get(key string) string { return m[strings.ToLower(key)] }
+
+// Destinations.
+const (
+	DestLogsIngestion = "logs_ingestion"
+	DestDataCollector = "data_collector"
+)
+
+// Defaults of the plugin's settings.
+const (
+	DefaultRecordField         = "log"
+	DefaultFlushDeadline       = 20 * time.Second
+	DefaultGrace               = 4 * time.Second
+	DefaultMaxRememberedChunks = 1024
+	DefaultConcurrency         = 4
+	DefaultRequestTimeout      = 10 * time.Second
+	DefaultMaxRetries          = 4
+	DefaultDCTimeField         = "FlowTime"
+)
+
+// Key is one configuration key: its name, default (as written in a config
+// file) and meaning. Keys is the single source of docs/plugin-output.md.
+type Key struct {
+	Name, Default, Applies, Meaning string
+}
+
+// Keys lists every configuration key the plugin reads.
+var Keys = []Key{
+	{"destination", DestLogsIngestion, "both", "`logs_ingestion` (Logs Ingestion API, recommended) or `data_collector` (legacy HTTP Data Collector API)."},
+	{"schema", "default", "both", "Row layout: `default` (typed columns, EventId) or `seed` (the 2017 script's string columns)."},
+	{"record_field", DefaultRecordField, "both", "Field that holds a flow-log record, blob or NDJSON line as a JSON string (e.g. `tail` without a parser). Records that are already maps are read directly."},
+	{"log_level", "info", "both", "The plugin's own log level: `error`, `warn`, `info` or `debug`."},
+	{"flush_deadline", DefaultFlushDeadline.String(), "both", "Longest time one flush may take, retries included; then the flush returns RETRY having remembered what was accepted. Keep it well under Fluent Bit's own timeouts."},
+	{"grace", DefaultGrace.String(), "both", "At exit, how long in-flight flushes may run before they are abandoned (keep it below Fluent Bit's `grace`, default 5s)."},
+	{"max_remembered_chunks", strconv.Itoa(DefaultMaxRememberedChunks), "both", "How many partly delivered chunks the plugin remembers (which batches were accepted) so a retried chunk sends no duplicates. Oldest forgotten first."},
+	{"concurrency", strconv.Itoa(DefaultConcurrency), "both", "Requests in flight per flush (1-256)."},
+	{"request_timeout", DefaultRequestTimeout.String(), "both", "Timeout of one HTTP request."},
+	{"max_retries", strconv.Itoa(DefaultMaxRetries), "both", "Retries per batch inside one flush (0-100) before the flush gives up with RETRY."},
+	{"max_body_bytes", "1048576 (LI), 26214400 (DC)", "both", "Cap of one request's uncompressed JSON body."},
+	{"gzip", "on", "logs_ingestion", "Compress request bodies (`on`/`off`)."},
+	{"endpoint", "", "both", "Logs Ingestion: the DCE or DCR logs-ingestion endpoint (required). Data Collector: an override of `https://<workspace_id>.ods.opinsights.azure.com` (tests, proxies)."},
+	{"dcr_id", "", "logs_ingestion", "The DCR's immutable ID, `dcr-` + 32 hex digits (required)."},
+	{"stream", "", "logs_ingestion", "The DCR stream, `Custom-<Name>` (required)."},
+	{"cloud", "public", "both", "`public`, `china` or `usgov`."},
+	{"credential", "default", "logs_ingestion", "`default`, `environment`, `client_secret`, `workload_identity`, `managed_identity`, `azure_cli`, or `static` (a fixed token from `token_file`: emulator and tests only)."},
+	{"tenant_id", "", "logs_ingestion", "Entra tenant (client_secret)."},
+	{"client_id", "", "logs_ingestion", "App or user-assigned identity client ID (client_secret, workload_identity, managed_identity)."},
+	{"client_secret", "", "logs_ingestion", "Client secret (client_secret); use `${VAR}` or `client_secret_file`."},
+	{"client_secret_file", "", "logs_ingestion", "File holding the client secret."},
+	{"federated_token_file", "", "logs_ingestion", "Workload identity token file (default: AZURE_FEDERATED_TOKEN_FILE)."},
+	{"token_file", "", "logs_ingestion", "File holding a fixed bearer token (credential static)."},
+	{"workspace_id", "", "data_collector", "Workspace ID, a GUID (required)."},
+	{"shared_key", "", "data_collector", "Workspace primary or secondary key; use `${VAR}` or `shared_key_file`."},
+	{"shared_key_file", "", "data_collector", "File holding the shared key."},
+	{"log_type", "", "data_collector", "Table name without `_CL`: letters, digits, underscore (required)."},
+	{"time_generated_field", DefaultDCTimeField + " (default schema), DateTime (seed)", "data_collector", "Body field holding the event time, sent as `time-generated-field`; the event-time column is renamed to it. `TimeGenerated` is reserved by the API."},
+	{"azure_resource_id", "off", "data_collector", "Send each event's flow-log resource ID as `x-ms-AzureResourceId` (resource-context access)."},
+}
+
+// Config is the validated plugin configuration.
+type Config struct {
+	Destination         string
+	Schema              *flowparse.Schema
+	RecordField         string
+	LogLevel            Level
+	FlushDeadline       time.Duration
+	Grace               time.Duration
+	MaxRememberedChunks int
+	// TimeField renames the schema's time column (Data Collector).
+	TimeField string
+	// AzureResourceID tags events with their resource ID (Data Collector).
+	AzureResourceID bool
+
+	LogsIngestion oms.LogsIngestionConfig
+	DataCollector oms.DataCollectorConfig
+}
+
+// ParseConfig reads and validates every key. Errors name the key and the
+// fix; they never quote a secret.
+func ParseConfig(g ConfigGetter) (Config, error) {
+	p := parser{g: g}
+	var c Config
+	c.Destination = p.choice("destination", DestLogsIngestion, DestLogsIngestion, DestDataCollector)
+	schemaName := p.choice("schema", "default", "default", "seed")
+	c.Schema, _ = flowparse.SchemaByName(schemaName)
+	if c.Schema == nil {
+		c.Schema = flowparse.DefaultSchema
+	}
+	c.RecordField = p.str("record_field", DefaultRecordField)
+	lvl := p.choice("log_level", "info", "error", "warn", "warning", "info", "debug")
+	c.LogLevel, _ = ParseLevel(lvl)
+	c.FlushDeadline = p.duration("flush_deadline", DefaultFlushDeadline, time.Second, 10*time.Minute)
+	c.Grace = p.duration("grace", DefaultGrace, 0, time.Minute)
+	c.MaxRememberedChunks = p.integer("max_remembered_chunks", DefaultMaxRememberedChunks, 0, 1<<20)
+
+	d := oms.Delivery{
+		Concurrency:    p.integer("concurrency", DefaultConcurrency, 1, 256),
+		RequestTimeout: p.duration("request_timeout", DefaultRequestTimeout, 100*time.Millisecond, 10*time.Minute),
+		MaxBodyBytes:   p.integer("max_body_bytes", 0, 1024, oms.DataCollectorMaxBody),
+	}
+	retries := p.integer("max_retries", DefaultMaxRetries, 0, 100)
+	if retries == 0 {
+		d.MaxRetries = -1
+	} else {
+		d.MaxRetries = retries
+	}
+	if d.RequestTimeout > c.FlushDeadline && p.err == nil {
+		p.fail("request_timeout %v is longer than flush_deadline %v: lower request_timeout or raise flush_deadline", d.RequestTimeout, c.FlushDeadline)
+	}
+	cloud := oms.Cloud(p.choice("cloud", "public", "public", "china", "usgov"))
+	endpoint := p.str("endpoint", "")
+
+	switch c.Destination {
+	case DestLogsIngestion:
+		if d.MaxBodyBytes > oms.LogsIngestionMaxBody {
+			p.fail("max_body_bytes %d is above the Logs Ingestion API's limit: set at most %d", d.MaxBodyBytes, oms.LogsIngestionMaxBody)
+		}
+		li := oms.LogsIngestionConfig{
+			Endpoint:       endpoint,
+			DCRImmutableID: p.required("dcr_id", "the DCR's immutable ID, dcr- followed by 32 hex digits"),
+			Stream:         p.required("stream", "the DCR stream name, Custom-<Name>"),
+			Cloud:          cloud,
+			DisableGzip:    !p.boolean("gzip", true),
+			Delivery:       d,
+		}
+		if li.DCRImmutableID != "" && !dcrIDRe.MatchString(li.DCRImmutableID) {
+			p.fail("dcr_id %q is not a DCR immutable ID: use dcr- followed by 32 hex digits (the DCR's JSON view, property immutableId), not its resource ID", clip(li.DCRImmutableID))
+		}
+		if li.Stream != "" && !streamRe.MatchString(li.Stream) {
+			p.fail("stream %q is not valid: use the DCR stream name, Custom-<Name>", clip(li.Stream))
+		}
+		if endpoint == "" {
+			p.fail("endpoint is not set: give the DCE or DCR logs-ingestion endpoint, e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com")
+		}
+		cred := p.choice("credential", oms.CredDefault, oms.CredDefault, oms.CredEnvironment, oms.CredClientSecret,
+			oms.CredWorkloadIdentity, oms.CredManagedIdentity, oms.CredAzureCLI, oms.CredStatic)
+		li.Credential = oms.CredentialConfig{
+			Kind:      cred,
+			TenantID:  p.str("tenant_id", ""),
+			ClientID:  p.str("client_id", ""),
+			TokenFile: p.str("federated_token_file", ""),
+		}
+		switch cred {
+		case oms.CredClientSecret:
+			li.Credential.ClientSecret = p.secret("client_secret", "client_secret_file")
+			if li.Credential.TenantID == "" || li.Credential.ClientID == "" || li.Credential.ClientSecret == "" {
+				p.fail("credential client_secret needs tenant_id, client_id and client_secret (or client_secret_file)")
+			}
+		case oms.CredStatic:
+			li.Credential.Token = p.secret("", "token_file")
+			if li.Credential.Token == "" {
+				p.fail("credential static needs token_file: a file holding the bearer token (emulator and tests only)")
+			}
+		}
+		c.LogsIngestion = li
+		for _, k := range []string{"workspace_id", "shared_key", "shared_key_file", "log_type", "time_generated_field", "azure_resource_id"} {
+			if g.Get(k) != "" {
+				p.fail("%s applies to destination data_collector only: remove it, or set destination data_collector", k)
+			}
+		}
+	case DestDataCollector:
+		def := DefaultDCTimeField
+		if c.Schema.Name == "seed" {
+			def = c.Schema.TimeColumn
+		}
+		c.TimeField = p.str("time_generated_field", def)
+		if strings.EqualFold(c.TimeField, "TimeGenerated") {
+			p.fail("time_generated_field TimeGenerated is reserved by the Data Collector API: use another name, e.g. %s", DefaultDCTimeField)
+		}
+		c.AzureResourceID = p.boolean("azure_resource_id", false)
+		c.DataCollector = oms.DataCollectorConfig{
+			WorkspaceID:        p.required("workspace_id", "the workspace ID (a GUID) from the workspace's Agents page"),
+			SharedKey:          p.secret("shared_key", "shared_key_file"),
+			LogType:            p.required("log_type", "the table name without _CL, e.g. NSGFlowLogs"),
+			TimeGeneratedField: c.TimeField,
+			AzureResourceID:    c.AzureResourceID,
+			Cloud:              cloud,
+			Endpoint:           endpoint,
+			Delivery:           d,
+		}
+		if w := c.DataCollector.WorkspaceID; w != "" && !guidRe.MatchString(w) {
+			p.fail("workspace_id %q is not a GUID: copy the workspace ID from the workspace's Agents page", clip(w))
+		}
+		if lt := c.DataCollector.LogType; lt != "" && !logTypeRe.MatchString(lt) {
+			p.fail("log_type %q is not valid: use 1-100 letters, digits or underscores (the table becomes <log_type>_CL)", clip(lt))
+		}
+		if !logTypeRe.MatchString(c.TimeField) {
+			p.fail("time_generated_field %q is not valid: name a column with letters, digits or underscores", clip(c.TimeField))
+		}
+		if c.DataCollector.SharedKey == "" && p.err == nil {
+			p.fail("shared_key is not set: give the workspace key as shared_key ${VAR} or in shared_key_file")
+		}
+		for _, k := range []string{"dcr_id", "stream", "credential", "client_secret", "client_secret_file", "token_file", "gzip"} {
+			if g.Get(k) != "" {
+				p.fail("%s applies to destination logs_ingestion only: remove it, or set destination logs_ingestion", k)
+			}
+		}
+	}
+	if p.err != nil {
+		return Config{}, p.err
+	}
+	return c, nil
+}
+
+// NewSink builds the delivery sink the configuration describes, with its log
+// lines going to log.
+func (c Config) NewSink(log oms.Logger) (oms.Sink, error) {
+	switch c.Destination {
+	case DestDataCollector:
+		dc := c.DataCollector
+		dc.Logger = log
+		return oms.NewDataCollector(dc)
+	default:
+		li := c.LogsIngestion
+		li.Logger = log
+		return oms.NewLogsIngestion(li)
+	}
+}
+
+var (
+	dcrIDRe   = regexp.MustCompile(`^dcr-[0-9a-fA-F]{32}$`)
+	streamRe  = regexp.MustCompile(`^Custom-[A-Za-z0-9_][A-Za-z0-9_-]{0,199}$`)
+	logTypeRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
+	guidRe    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
+
+// parser accumulates the first error.
+type parser struct {
+	g   ConfigGetter
+	err error
+}
+
+func (p *parser) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (p *parser) str(key, def string) string {
+	v := strings.TrimSpace(p.g.Get(key))
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (p *parser) required(key, what string) string {
+	v := p.str(key, "")
+	if v == "" {
+		p.fail("%s is not set: give %s", key, what)
+	}
+	return v
+}
+
+func (p *parser) choice(key, def string, allowed ...string) string {
+	v := strings.ToLower(p.str(key, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail("%s %q is not valid: use one of %s", key, clip(v), strings.Join(allowed, ", "))
+	return def
+}
+
+func (p *parser) duration(key string, def, min, max time.Duration) time.Duration {
+	raw := p.str(key, "")
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		// Fluent Bit style: a bare number means seconds.
+		n, err2 := strconv.ParseFloat(raw, 64)
+		if err2 != nil {
+			p.fail("%s %q is not a duration: write e.g. 20s, 1500ms or 2m", key, clip(raw))
+			return def
+		}
+		d = time.Duration(n * float64(time.Second))
+	}
+	if d < min || d > max {
+		p.fail("%s %v is out of range: set between %v and %v", key, d, min, max)
+		return def
+	}
+	return d
+}
+
+func (p *parser) integer(key string, def, min, max int) int {
+	raw := p.str(key, "")
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		p.fail("%s %q is not a whole number: write e.g. %d", key, clip(raw), def)
+		return def
+	}
+	if n < min || n > max {
+		p.fail("%s %d is out of range: set between %d and %d", key, n, min, max)
+		return def
+	}
+	return n
+}
+
+func (p *parser) boolean(key string, def bool) bool {
+	switch strings.ToLower(p.str(key, "")) {
+	case "":
+		return def
+	case "on", "true", "yes", "1":
+		return true
+	case "off", "false", "no", "0":
+		return false
+	}
+	p.fail("%s %q is not on or off: write on or off", key, clip(p.str(key, "")))
+	return def
+}
+
+// secret reads key, or the file named by fileKey; it is an error to give
+// both. Error messages never quote the value.
+func (p *parser) secret(key, fileKey string) string {
+	var v string
+	if key != "" {
+		v = strings.TrimSpace(p.g.Get(key))
+	}
+	path := strings.TrimSpace(p.g.Get(fileKey))
+	if v != "" && path != "" {
+		p.fail("both %s and %s are set: keep one", key, fileKey)
+		return ""
+	}
+	if strings.HasPrefix(v, "${") {
+		p.fail("%s looks like an unexpanded variable: export the variable in Fluent Bit's environment", key)
+		return ""
+	}
+	if path == "" {
+		return v
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		p.fail("%s %q cannot be read: %v", fileKey, clip(path), err)
+		return ""
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		p.fail("%s %q is empty", fileKey, clip(path))
+	}
+	return s
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
