@@ -9,8 +9,8 @@ import (
 
 // Entry is one record of a chunk. Meta and Record alias the chunk.
 type Entry struct {
-	Sec    int64 // event time, Unix seconds
-	Nsec   int64 // nanoseconds within Sec
+	Sec    int64  // event time, Unix seconds
+	Nsec   int64  // nanoseconds within Sec
 	Meta   []byte // metadata map span (2.1+ format); nil for the old format
 	Record []byte // the record span (normally a map)
 	Offset int    // where the entry starts in the chunk

@@ -36,7 +36,9 @@ func readAll(chunk []byte) ([]gotEntry, int, error) {
 	}
 }
 
-func rec(k, v string) []byte { return fbchunk.AppendStr(fbchunk.AppendStr(fbchunk.AppendMapHeader(nil, 1), k), v) }
+func rec(k, v string) []byte {
+	return fbchunk.AppendStr(fbchunk.AppendStr(fbchunk.AppendMapHeader(nil, 1), k), v)
+}
 
 func cat(parts ...[]byte) []byte {
 	var b []byte
