@@ -149,6 +149,14 @@ var badCases = []badCase{
 			1: {"FlowLogVersion": n(4), "MacAddress": "000D3AF87856"},
 			3: {"FlowLogVersion": n(2), "RecordTime": "2026-11-26T09:03:00.0000000Z"},
 		}},
+	{name: "ports with leading zeros", parse: viaRecord, records: 1, tuples: 2,
+		// JSON numbers cannot start with 0: the ports must be written 443 and 0.
+		text: `{"time":"t","category":"NetworkSecurityGroupFlowEvent","resourceId":"` + testNSG + `","properties":{"Version":2,"flows":[{"rule":"r","flows":[{"mac":"m","flowTuples":[` +
+			`"1795683600,10.0.0.4,203.0.113.1,0050001,0443,T,O,A,E,3,180,2,120","1795683600,10.0.0.4,203.0.113.1,00,0,T,O,A,E,3,180,2,120"]}]}]}}`,
+		rows: map[int]map[string]any{
+			0: {"SrcPort": n(50001), "DestPort": n(443)},
+			1: {"SrcPort": n(0), "DestPort": n(0)},
+		}},
 	{name: "stray value between records", parse: viaBlob, records: 1, recordsSkipped: 1, tuples: 1,
 		text:  `{"records":[42,{"time":"t","category":"NetworkSecurityGroupFlowEvent","resourceId":"` + testNSG + `","properties":{"Version":2,"flows":[{"rule":"r","flows":[{"mac":"m","flowTuples":["1795683600,10.0.0.4,203.0.113.1,50001,443,T,O,A,E,3,180,2,120"]}]}]}}]}`,
 		skips: []wantSkip{{flowparse.SkipMalformed, 0, -1, "record 0: unexpected '4'"}}},

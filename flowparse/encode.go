@@ -94,11 +94,11 @@ func (e *Encoder) appendDefault(b []byte, ev *Event) []byte {
 	b = appendField(b, `,"DestIp":`, ev.DestIP)
 	if len(ev.SrcPort) > 0 {
 		b = append(b, `,"SrcPort":`...)
-		b = append(b, ev.SrcPort...) // validated digits
+		b = appendDigits(b, ev.SrcPort) // validated digits
 	}
 	if len(ev.DestPort) > 0 {
 		b = append(b, `,"DestPort":`...)
-		b = append(b, ev.DestPort...)
+		b = appendDigits(b, ev.DestPort)
 	}
 	pn := ev.ProtocolNumber()
 	switch pn {
@@ -244,6 +244,15 @@ func formatSecond(dst *[19]byte, sec int64) {
 	put(14, rem/60%60, 2)
 	dst[16] = ':'
 	put(17, rem%60, 2)
+}
+
+// appendDigits writes validated digits as a JSON number: without leading
+// zeros, which JSON does not allow ("0443" is written 443, "00" is 0).
+func appendDigits(b []byte, d []byte) []byte {
+	for len(d) > 1 && d[0] == '0' {
+		d = d[1:]
+	}
+	return append(b, d...)
 }
 
 func appendField(b []byte, key string, v []byte) []byte {
