@@ -27,7 +27,8 @@ type dataCollector struct {
 func NewDataCollector(cfg DataCollectorConfig) (Sink, error) {
 	cfg.WorkspaceID = strings.TrimSpace(cfg.WorkspaceID)
 	if !guidRe.MatchString(cfg.WorkspaceID) {
-		return nil, fmt.Errorf("data collector: WorkspaceID %q is not a GUID: copy the workspace ID from the workspace's Agents page", truncate(cfg.WorkspaceID, 60))
+		// Not echoed: a shared key pasted into the wrong field must not be printed.
+		return nil, fmt.Errorf("data collector: WorkspaceID (%d characters) is not a GUID: copy the workspace ID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) from the workspace's Agents page", len(cfg.WorkspaceID))
 	}
 	key, err := decodeKey(cfg.SharedKey)
 	if err != nil {

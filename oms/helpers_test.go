@@ -204,3 +204,11 @@ func eventIDs(ev *Events) []string {
 	}
 	return ids
 }
+
+func mustTime(s string) time.Time {
+	t, err := http.ParseTime(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
