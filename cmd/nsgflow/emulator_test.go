@@ -168,6 +168,9 @@ func TestEmulatorCommand(t *testing.T) {
 	waitFor(t, "down", func() bool { return !healthy() })
 	sigs <- syscall.SIGUSR2
 	waitFor(t, "up again", healthy)
+	if code, err := li(); err != nil || code != 204 {
+		t.Fatalf("logs ingestion after up: %d %v, want 204", code, err)
+	}
 
 	cancel()
 	if code := <-exit; code != 0 {
