@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -49,7 +50,8 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	tb   testing.TB
+
+	ownDir bool
 }
 
 // Binary returns the path of azurite-blob: $AZURITE_BLOB if set, else
@@ -82,18 +84,54 @@ func Binary() (string, error) {
 // skips the test (fails it under CI=true) when Azurite is not installed.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	bin, err := Binary()
+	s, err := Launch()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("Azurite is required under CI: %v (run make setup)", err)
+		if errors.Is(err, ErrNotInstalled) {
+			if os.Getenv("CI") == "true" {
+				tb.Fatalf("Azurite is required under CI: %v", err)
+			}
+			tb.Skipf("%v", err)
 		}
-		tb.Skipf("Azurite not installed: %v (run make setup)", err)
-	}
-	s := &Server{bin: bin, Dir: tb.TempDir(), tb: tb}
-	if err := s.start(0); err != nil {
 		tb.Fatalf("%v", err)
 	}
 	tb.Cleanup(s.Stop)
+	return s
+}
+
+// ErrNotInstalled is returned by Launch when azurite-blob is missing.
+var ErrNotInstalled = errors.New("azuritetest: Azurite is not installed (run make setup)")
+
+// Launch starts Azurite outside a test, e.g. once in TestMain for a whole
+// package; the caller must Stop it. Use Require in each test to turn a
+// missing binary into a skip, or a failure under CI=true.
+func Launch() (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotInstalled, err)
+	}
+	dir, err := os.MkdirTemp("", "azurite-")
+	if err != nil {
+		return nil, fmt.Errorf("azuritetest: %w", err)
+	}
+	s := &Server{bin: bin, Dir: dir, ownDir: true}
+	if err := s.start(0); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Require is for tests sharing a server from Launch: s and err are what
+// Launch returned. It skips (or fails under CI=true) when Azurite is not
+// installed, fails on any other launch error, and returns s.
+func Require(tb testing.TB, s *Server, err error) *Server {
+	tb.Helper()
+	if err != nil {
+		if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
+			tb.Skipf("%v", err)
+		}
+		tb.Fatalf("%v", err)
+	}
 	return s
 }
 
@@ -168,9 +206,17 @@ func (s *Server) waitReady() error {
 	}
 }
 
-// Stop ends Azurite (SIGTERM to its process group, SIGKILL after 10 s).
-// Stopping a stopped server does nothing.
+// Stop ends Azurite (SIGTERM to its process group, SIGKILL after 10 s)
+// and, for a server from Launch or Start, removes its data directory.
 func (s *Server) Stop() {
+	s.halt()
+	if s.ownDir {
+		os.RemoveAll(s.Dir)
+	}
+}
+
+// halt ends the process and keeps the data. Halting a halted server does nothing.
+func (s *Server) halt() {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
 	s.cmd = nil
@@ -187,9 +233,12 @@ func (s *Server) Stop() {
 	}
 }
 
+// Kill stops the process but keeps the data, as if Azurite went down.
+func (s *Server) Kill() { s.halt() }
+
 // Restart starts Azurite again on the same port and data directory.
 func (s *Server) Restart() error {
-	s.Stop()
+	s.halt()
 	var err error
 	for i := 0; i < 50; i++ { // the port may linger briefly
 		if err = s.start(s.Port); err == nil {

@@ -1,0 +1,239 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// ErrNotFound is returned by Load when the store has no cursor for a key.
+var ErrNotFound = errors.New("checkpoint: no cursor")
+
+// ErrConflict is returned by Save when the stored cursor changed since it
+// was loaded (its Version differs), or exists when creating a new one.
+var ErrConflict = errors.New("checkpoint: cursor changed since it was loaded")
+
+// Span is a byte range [Start, End) of a blob. In Cursor.Partial, Got of
+// Want pieces of the range have been acknowledged so far.
+type Span struct {
+	Start int64 `json:"s"`
+	End   int64 `json:"e"`
+	Got   int64 `json:"got,omitempty"`
+	Want  int64 `json:"want,omitempty"`
+}
+
+// Cursor is the persisted state of one blob.
+type Cursor struct {
+	Key string `json:"key"`
+	// Gen counts rewrites: the reader bumps it (and resets Committed) when
+	// the blob was rewritten or recreated. Acks for another Gen are ignored.
+	Gen int64 `json:"gen"`
+	// Committed: every byte before this offset was acknowledged. The next
+	// read of the blob after a restart starts here.
+	Committed int64 `json:"committed"`
+	// Acked holds acknowledged ranges beyond Committed, sorted, disjoint.
+	Acked []Span `json:"acked,omitempty"`
+	// Partial holds ranges acknowledged piecewise (AckPart) not yet complete.
+	Partial []Span `json:"partial,omitempty"`
+
+	// What the reader last saw of the blob.
+	ETag    string    `json:"etag,omitempty"`
+	Size    int64     `json:"size,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	// Head is the start of the blob (its first record) when first read: a
+	// rewritten blob is recognised by a different head.
+	Head []byte `json:"head,omitempty"`
+	// Closed: the blob's hour ended, the grace period passed without change,
+	// and the reader read it to its end.
+	Closed bool `json:"closed,omitempty"`
+	// Done: the done marker was set on the blob (or found there).
+	Done bool `json:"done,omitempty"`
+
+	Updated time.Time `json:"updated,omitzero"`
+
+	// Version identifies the stored revision this cursor was loaded at
+	// (ETag for Blob, a revision number for Dir); empty for a new cursor.
+	Version string `json:"-"`
+}
+
+// FullyAcked reports whether every record of a blob of the given size was
+// acknowledged: the committed offset reached the 2-byte tail.
+func (c *Cursor) FullyAcked(size int64) bool { return size > 0 && c.Committed >= size-2 }
+
+// Ack records that [start, end) of generation gen was accepted. It returns
+// false when nothing changed (another generation, an empty or already
+// acknowledged range). The committed offset advances over the contiguous
+// prefix of acknowledged ranges.
+func (c *Cursor) Ack(gen, start, end int64) bool {
+	if gen != c.Gen || end <= start || end <= c.Committed || start < 0 {
+		return false
+	}
+	c.Acked = insertSpan(c.Acked, Span{Start: start, End: end})
+	c.fold()
+	return true
+}
+
+// AckPart records that n of the total pieces (e.g. events) of the range
+// [start, end) were accepted; once total pieces arrived the range counts
+// as acknowledged. Use it when one chunk's events are delivered in several
+// batches. Each piece must be acknowledged once.
+func (c *Cursor) AckPart(gen, start, end, n, total int64) bool {
+	if n >= total {
+		return c.Ack(gen, start, end)
+	}
+	if gen != c.Gen || end <= start || end <= c.Committed || n <= 0 {
+		return false
+	}
+	for i := range c.Partial {
+		p := &c.Partial[i]
+		if p.Start == start && p.End == end {
+			p.Got += n
+			if p.Got >= p.Want {
+				c.Partial = append(c.Partial[:i], c.Partial[i+1:]...)
+				return c.Ack(gen, start, end)
+			}
+			return true
+		}
+	}
+	c.Partial = append(c.Partial, Span{Start: start, End: end, Got: n, Want: total})
+	return true
+}
+
+// Reset starts the blob over in a new generation (rewritten blob).
+func (c *Cursor) Reset() {
+	c.Gen++
+	c.Committed = 0
+	c.Acked, c.Partial = nil, nil
+	c.ETag, c.Size, c.Created, c.Head = "", 0, time.Time{}, nil
+	c.Closed, c.Done = false, false
+}
+
+func (c *Cursor) fold() {
+	i := 0
+	for ; i < len(c.Acked) && c.Acked[i].Start <= c.Committed; i++ {
+		if c.Acked[i].End > c.Committed {
+			c.Committed = c.Acked[i].End
+		}
+	}
+	c.Acked = append(c.Acked[:0], c.Acked[i:]...)
+	if len(c.Acked) == 0 {
+		c.Acked = nil
+	}
+	// Partial ranges now below the committed offset are moot.
+	k := 0
+	for _, p := range c.Partial {
+		if p.End > c.Committed {
+			c.Partial[k] = p
+			k++
+		}
+	}
+	c.Partial = c.Partial[:k]
+	if k == 0 {
+		c.Partial = nil
+	}
+}
+
+// insertSpan adds s to a sorted, disjoint list, merging overlaps and
+// adjacent ranges.
+func insertSpan(list []Span, s Span) []Span {
+	i := sort.Search(len(list), func(i int) bool { return list[i].End >= s.Start })
+	j := i
+	for j < len(list) && list[j].Start <= s.End {
+		s.Start = min(s.Start, list[j].Start)
+		s.End = max(s.End, list[j].End)
+		j++
+	}
+	out := append(list[:i:i], s)
+	return append(out, list[j:]...)
+}
+
+// Store keeps cursors by key. Implementations are safe for concurrent use.
+type Store interface {
+	// Load returns the cursor for key, or an error wrapping ErrNotFound.
+	Load(ctx context.Context, key string) (Cursor, error)
+	// Save writes c if the stored cursor is still at c.Version (a new
+	// cursor, Version "", must not exist yet), and sets c.Version to the
+	// new revision. Otherwise it returns an error wrapping ErrConflict.
+	Save(ctx context.Context, key string, c *Cursor) error
+	// Delete removes the cursor; deleting a missing one is not an error.
+	Delete(ctx context.Context, key string) error
+	// List calls fn for every cursor whose key starts with prefix.
+	List(ctx context.Context, prefix string, fn func(Cursor) error) error
+	// Close releases the store.
+	Close() error
+}
+
+// maxUpdateTries bounds the optimistic retry loop of Update.
+const maxUpdateTries = 20
+
+// Update loads the cursor for key (a zero Cursor when there is none), calls
+// fn on it and saves the result, retrying from the load on ErrConflict. If
+// fn returns ErrNoChange the cursor is not written. It returns the cursor
+// as stored.
+func Update(ctx context.Context, s Store, key string, fn func(c *Cursor) error) (Cursor, error) {
+	var lastErr error
+	for try := 0; try < maxUpdateTries; try++ {
+		c, err := s.Load(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			c, err = Cursor{Key: key}, nil
+		}
+		if err != nil {
+			return c, err
+		}
+		if err := fn(&c); err != nil {
+			if errors.Is(err, ErrNoChange) {
+				return c, nil
+			}
+			return c, err
+		}
+		c.Key = key
+		c.Updated = time.Now().UTC()
+		err = s.Save(ctx, key, &c)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return c, err
+		}
+		lastErr = err
+		if err := ctx.Err(); err != nil {
+			return c, err
+		}
+		time.Sleep(time.Duration(try+1) * time.Millisecond)
+	}
+	return Cursor{}, fmt.Errorf("checkpoint: update %s: gave up after %d conflicts: %w", key, maxUpdateTries, lastErr)
+}
+
+// ErrNoChange, returned by an Update callback, skips the write.
+var ErrNoChange = errors.New("checkpoint: no change")
+
+// Ack records in s that [start, end) of blob key, generation gen, was
+// accepted by the destination. Ranges may arrive in any order.
+func Ack(ctx context.Context, s Store, key string, gen, start, end int64) error {
+	_, err := Update(ctx, s, key, func(c *Cursor) error {
+		if !c.Ack(gen, start, end) {
+			return ErrNoChange
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: ack %s [%d,%d): %w", key, start, end, err)
+	}
+	return nil
+}
+
+// AckPart records in s that n of total pieces of [start, end) were accepted.
+func AckPart(ctx context.Context, s Store, key string, gen, start, end, n, total int64) error {
+	_, err := Update(ctx, s, key, func(c *Cursor) error {
+		if !c.AckPart(gen, start, end, n, total) {
+			return ErrNoChange
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: ack %s [%d,%d) %d/%d: %w", key, start, end, n, total, err)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package checkpoint
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestAck(t *testing.T) {
+	type ack struct{ gen, s, e, n, total int64 }
+	tests := []struct {
+		name      string
+		acks      []ack
+		committed int64
+		acked     []Span
+		partial   int
+	}{
+		{"in order", []ack{{0, 0, 100, 1, 1}, {0, 100, 250, 1, 1}}, 250, nil, 0},
+		{"out of order", []ack{{0, 100, 250, 1, 1}, {0, 250, 300, 1, 1}}, 0, []Span{{Start: 100, End: 300}}, 0},
+		{"gap filled", []ack{{0, 100, 250, 1, 1}, {0, 300, 400, 1, 1}, {0, 0, 100, 1, 1}}, 250, []Span{{Start: 300, End: 400}}, 0},
+		{"all filled", []ack{{0, 300, 400, 1, 1}, {0, 100, 300, 1, 1}, {0, 0, 100, 1, 1}}, 400, nil, 0},
+		{"duplicate", []ack{{0, 0, 100, 1, 1}, {0, 0, 100, 1, 1}}, 100, nil, 0},
+		{"overlap", []ack{{0, 50, 150, 1, 1}, {0, 100, 200, 1, 1}}, 0, []Span{{Start: 50, End: 200}}, 0},
+		{"stale generation ignored", []ack{{1, 0, 100, 1, 1}}, 0, nil, 0},
+		{"empty range ignored", []ack{{0, 10, 10, 1, 1}}, 0, nil, 0},
+		{"parts complete", []ack{{0, 0, 100, 2, 5}, {0, 0, 100, 3, 5}}, 100, nil, 0},
+		{"parts incomplete", []ack{{0, 0, 100, 2, 5}, {0, 100, 200, 1, 1}}, 0, []Span{{Start: 100, End: 200}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Cursor
+			for _, a := range tt.acks {
+				c.AckPart(a.gen, a.s, a.e, a.n, a.total)
+			}
+			if c.Committed != tt.committed {
+				t.Errorf("Committed = %d, want %d", c.Committed, tt.committed)
+			}
+			if !reflect.DeepEqual(c.Acked, tt.acked) {
+				t.Errorf("Acked = %v, want %v", c.Acked, tt.acked)
+			}
+			if len(c.Partial) != tt.partial {
+				t.Errorf("Partial = %v, want %d entries", c.Partial, tt.partial)
+			}
+		})
+	}
+}
+
+func TestResetBumpsGeneration(t *testing.T) {
+	c := Cursor{Committed: 500, Size: 502, Closed: true, Head: []byte("x")}
+	c.Ack(0, 600, 700)
+	c.Reset()
+	if c.Gen != 1 || c.Committed != 0 || c.Acked != nil || c.Closed || c.Head != nil {
+		t.Fatalf("after Reset: %+v", c)
+	}
+	if c.Ack(0, 0, 10) {
+		t.Fatal("ack of the old generation was applied")
+	}
+	if !c.Ack(1, 0, 10) || c.Committed != 10 {
+		t.Fatalf("ack of the new generation: %+v", c)
+	}
+}
+
+func TestFullyAcked(t *testing.T) {
+	c := Cursor{Committed: 98}
+	if !c.FullyAcked(100) || c.FullyAcked(101) || c.FullyAcked(0) {
+		t.Fatal("FullyAcked wrong")
+	}
+}
