@@ -141,5 +141,5 @@ func (s *dataCollector) classify(status int, h http.Header, body []byte, reqID s
 // tooLargeBody reports whether a 404 body says the payload was too large.
 func tooLargeBody(body []byte) bool {
 	l := bytes.ToLower(body)
-	return bytes.Contains(l, []byte("too large")) || bytes.Contains(l, []byte("toolarge")) || bytes.Contains(l, []byte("exceeds the maximum")) || bytes.Contains(l, []byte("exceeded"))
+	return bytes.Contains(l, []byte("too large")) || bytes.Contains(l, []byte("larger than")) || bytes.Contains(l, []byte("toolarge")) || bytes.Contains(l, []byte("exceeds the maximum")) || bytes.Contains(l, []byte("exceeded"))
 }
