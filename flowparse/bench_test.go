@@ -1,0 +1,444 @@
+package flowparse_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jsoniter "github.com/json-iterator/go"
+
+	"github.com/nsgflow/nsgflow/flowgen"
+	"github.com/nsgflow/nsgflow/flowparse"
+)
+
+// Benchmarks run on generated blobs far larger than the samples: one hour of
+// one NIC, 60 records (one a minute) of 50 tuples, 5 rules with long
+// GUID-suffixed names, 20% IPv6 flows. Each reports tuples/s and allocs per
+// tuple; see docs/benchmarks.md.
+//
+//	go test -run '^$' -bench . -benchmem -cpu 1 ./flowparse/
+
+type benchBlob struct {
+	name   string
+	data   []byte
+	tuples int
+}
+
+var (
+	benchOnce  sync.Once
+	benchBlobs []benchBlob
+	benchErr   error
+)
+
+func loadBenchBlobs(b *testing.B) []benchBlob {
+	b.Helper()
+	benchOnce.Do(func() {
+		for _, f := range []struct {
+			name   string
+			format flowgen.Format
+		}{{"nsg-v2", flowgen.FormatNSGv2}, {"vnet-v4", flowgen.FormatVNetv4}} {
+			blob, err := flowgen.GenerateBlob(flowgen.Options{
+				Format: f.format, Seed: 42, RecordsPerHour: 60, TuplesPerRecord: 50,
+				Rules: 5, LongRuleNames: true, IPv6Share: 0.2,
+			}, 0)
+			if err != nil {
+				benchErr = fmt.Errorf("generate %s blob: %w", f.name, err)
+				return
+			}
+			benchBlobs = append(benchBlobs, benchBlob{f.name, blob.Bytes(), blob.Tuples})
+		}
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchBlobs
+}
+
+// measure runs body b.N times and reports tuples/s, ns/tuple and allocations
+// per tuple. body must process every tuple of bb once and return the count.
+func measure(b *testing.B, bb benchBlob, body func() int) {
+	b.SetBytes(int64(len(bb.data)))
+	b.ReportAllocs()
+	if got := body(); got != bb.tuples { // warm-up, and a correctness check
+		b.Fatalf("%s: processed %d tuples, want %d", bb.name, got, bb.tuples)
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		body()
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&m1)
+	total := float64(b.N) * float64(bb.tuples)
+	b.ReportMetric(total/b.Elapsed().Seconds(), "tuples/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/tuple")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/total, "allocs/tuple")
+}
+
+// (a) parse and expand: OnEvent does nothing.
+func BenchmarkParse(b *testing.B) {
+	for _, bb := range loadBenchBlobs(b) {
+		b.Run(bb.name, func(b *testing.B) {
+			n := 0
+			p := flowparse.Parser{OnEvent: func(*flowparse.Event) { n++ }}
+			measure(b, bb, func() int {
+				n = 0
+				_ = p.Blob(bb.data)
+				return n
+			})
+		})
+	}
+}
+
+// (b) parse, expand and encode every event to the API JSON in a reused buffer.
+func BenchmarkParseEncode(b *testing.B) {
+	for _, bb := range loadBenchBlobs(b) {
+		for _, s := range flowparse.Schemas {
+			b.Run(bb.name+"/"+s.Name, func(b *testing.B) {
+				enc := flowparse.NewEncoder(s)
+				buf := make([]byte, 0, 4<<20)
+				n := 0
+				p := flowparse.Parser{OnEvent: func(ev *flowparse.Event) {
+					buf = enc.Append(buf, ev)
+					buf = append(buf, ',')
+					n++
+				}}
+				measure(b, bb, func() int {
+					buf, n = buf[:0], 0
+					_ = p.Blob(bb.data)
+					return n
+				})
+			})
+		}
+	}
+}
+
+// (e) the Fluent Bit path: records already decoded into maps (decoding is
+// not timed), expanded with RecordMap and encoded.
+func BenchmarkRecordMapEncode(b *testing.B) {
+	for _, bb := range loadBenchBlobs(b) {
+		b.Run(bb.name, func(b *testing.B) {
+			recs := decodeRecords(b, bb.data, false)
+			enc := flowparse.NewEncoder(nil)
+			buf := make([]byte, 0, 4<<20)
+			n := 0
+			p := flowparse.Parser{OnEvent: func(ev *flowparse.Event) {
+				buf = enc.Append(buf, ev)
+				n++
+			}}
+			measure(b, bb, func() int {
+				buf, n = buf[:0], 0
+				for _, r := range recs {
+					_ = p.RecordMap(r)
+				}
+				return n
+			})
+		})
+	}
+}
+
+// (c) the plain encoding/json baseline: unmarshal into structs mirroring the
+// record, split tuples with strings.Split, build one map per event, marshal.
+
+type stdBlob struct {
+	Records []stdRecord `json:"records"`
+}
+
+type stdRecord struct {
+	Time              string `json:"time"`
+	MacAddress        string `json:"macAddress"`
+	Category          string `json:"category"`
+	ResourceID        string `json:"resourceId"`
+	FlowLogResourceID string `json:"flowLogResourceID"`
+	TargetResourceID  string `json:"targetResourceID"`
+	FlowLogVersion    int    `json:"flowLogVersion"`
+	Properties        *struct {
+		Version int `json:"Version"`
+		Flows   []struct {
+			Rule  string `json:"rule"`
+			Flows []struct {
+				Mac        string   `json:"mac"`
+				FlowTuples []string `json:"flowTuples"`
+			} `json:"flows"`
+		} `json:"flows"`
+	} `json:"properties"`
+	FlowRecords *struct {
+		Flows []struct {
+			AclID      string `json:"aclID"`
+			FlowGroups []struct {
+				Rule       string   `json:"rule"`
+				FlowTuples []string `json:"flowTuples"`
+			} `json:"flowGroups"`
+		} `json:"flows"`
+	} `json:"flowRecords"`
+}
+
+var stdNames = map[string]string{"T": "TCP", "U": "UDP", "6": "TCP", "17": "UDP", "1": "ICMP",
+	"I": "Inbound", "O": "Outbound", "A": "Allowed", "B": "Begin", "C": "Continuing", "E": "End"}
+
+func stdEvent(r *stdRecord, version int, resource, target, name, acl, rule, mac, tuple string) map[string]any {
+	f := strings.Split(tuple, ",")
+	ts, _ := strconv.ParseInt(f[0], 10, 64)
+	if version != 4 {
+		ts *= 1000
+	}
+	parts := strings.Split(target, "/")
+	m := map[string]any{
+		"TimeGenerated":     time.UnixMilli(ts).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"RecordTime":        r.Time,
+		"FlowLogVersion":    version,
+		"Category":          r.Category,
+		"FlowLogResourceId": resource,
+		"TargetResourceId":  target,
+		"Rule":              rule,
+		"MacAddress":        strings.ToUpper(strings.ReplaceAll(mac, "-", "")),
+		"SrcIp":             f[1],
+		"DestIp":            f[2],
+		"Protocol":          stdNames[f[5]],
+		"FlowDirection":     stdNames[f[6]],
+	}
+	if len(parts) > 4 {
+		m["SubscriptionId"], m["ResourceGroup"] = parts[2], parts[4]
+	}
+	if version == 4 {
+		m["FlowLogName"], m["AclId"] = name, acl
+	} else {
+		m["NsgName"] = name
+	}
+	for i, k := range []string{"SrcPort", "DestPort"} {
+		if p, err := strconv.Atoi(f[3+i]); err == nil {
+			m[k] = p
+		}
+	}
+	if version == 4 {
+		m["FlowStatus"] = "Allowed"
+		if f[7] == "D" {
+			m["FlowStatus"] = "Denied"
+		}
+		m["FlowState"], m["Encryption"] = f[7], f[8]
+	} else {
+		m["FlowStatus"] = stdNames[f[7]]
+		if len(f) > 8 {
+			m["FlowState"] = stdNames[f[8]]
+		}
+	}
+	if len(f) == 13 && f[9] != "" {
+		for i, k := range []string{"PacketsSrcToDest", "BytesSrcToDest", "PacketsDestToSrc", "BytesDestToSrc"} {
+			v, _ := strconv.ParseInt(f[9+i], 10, 64)
+			m[k] = v
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(resource + "\x00" + mac + "\x00" + rule + "\x00" + tuple))
+	m["EventId"] = fmt.Sprintf("%016x", h.Sum64())
+	return m
+}
+
+func BenchmarkBaselineEncodingJSON(b *testing.B) {
+	for _, bb := range loadBenchBlobs(b) {
+		b.Run(bb.name, func(b *testing.B) {
+			buf := make([]byte, 0, 4<<20)
+			measure(b, bb, func() int {
+				buf = buf[:0]
+				var blob stdBlob
+				if err := json.Unmarshal(bb.data, &blob); err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				emit := func(m map[string]any) {
+					out, err := json.Marshal(m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					buf = append(buf, out...)
+					n++
+				}
+				for i := range blob.Records {
+					r := &blob.Records[i]
+					if r.Properties != nil {
+						name := r.ResourceID[strings.LastIndexByte(r.ResourceID, '/')+1:]
+						for _, g := range r.Properties.Flows {
+							for _, mf := range g.Flows {
+								for _, t := range mf.FlowTuples {
+									emit(stdEvent(r, r.Properties.Version, r.ResourceID, r.ResourceID, name, "", g.Rule, mf.Mac, t))
+								}
+							}
+						}
+						continue
+					}
+					name := r.FlowLogResourceID[strings.LastIndexByte(r.FlowLogResourceID, '/')+1:]
+					for _, fl := range r.FlowRecords.Flows {
+						for _, g := range fl.FlowGroups {
+							for _, t := range g.FlowTuples {
+								emit(stdEvent(r, 4, r.FlowLogResourceID, r.TargetResourceID, name, fl.AclID, g.Rule, r.MacAddress, t))
+							}
+						}
+					}
+				}
+				return n
+			})
+		})
+	}
+}
+
+// (d) a json-iterator Iterator walker over the same structure, producing the
+// same flat fields as (a) (no encoding). It reads the context keys in the
+// order Azure writes them; the flowparse scanner also copes with any order.
+
+type iterEvent struct {
+	recordTime, category, resource, target, mac, acl, rule string
+	srcIP, destIP, srcPort, destPort, proto, dir, f7, f8     string
+	counters                                                 [4]string
+	timeMillis                                               int64
+}
+
+type iterWalker struct {
+	ev iterEvent
+	n  int
+}
+
+func (w *iterWalker) tuple(t string, version int) {
+	var f [13]string
+	k := 0
+	for k < 12 {
+		i := strings.IndexByte(t, ',')
+		if i < 0 {
+			break
+		}
+		f[k], t = t[:i], t[i+1:]
+		k++
+	}
+	f[k] = t
+	ts, _ := strconv.ParseInt(f[0], 10, 64)
+	if version != 4 {
+		ts *= 1000
+	}
+	e := &w.ev
+	e.timeMillis = ts
+	e.srcIP, e.destIP, e.srcPort, e.destPort, e.proto, e.dir, e.f7, e.f8 = f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]
+	copy(e.counters[:], f[9:13])
+	w.n++
+}
+
+func (w *iterWalker) tuples(it *jsoniter.Iterator, version int) {
+	for it.ReadArray() {
+		w.tuple(it.ReadString(), version)
+	}
+}
+
+func (w *iterWalker) record(it *jsoniter.Iterator) {
+	version := 0
+	for k := it.ReadObject(); k != ""; k = it.ReadObject() {
+		switch k {
+		case "time":
+			w.ev.recordTime = it.ReadString()
+		case "category":
+			w.ev.category = it.ReadString()
+		case "macAddress":
+			w.ev.mac = it.ReadString()
+		case "resourceId", "flowLogResourceID":
+			w.ev.resource = it.ReadString()
+		case "targetResourceID":
+			w.ev.target = it.ReadString()
+		case "flowLogVersion":
+			version = it.ReadInt()
+		case "properties":
+			for pk := it.ReadObject(); pk != ""; pk = it.ReadObject() {
+				switch pk {
+				case "Version":
+					version = it.ReadInt()
+				case "flows":
+					for it.ReadArray() {
+						for rk := it.ReadObject(); rk != ""; rk = it.ReadObject() {
+							switch rk {
+							case "rule":
+								w.ev.rule = it.ReadString()
+							case "flows":
+								for it.ReadArray() {
+									for mk := it.ReadObject(); mk != ""; mk = it.ReadObject() {
+										switch mk {
+										case "mac":
+											w.ev.mac = it.ReadString()
+										case "flowTuples":
+											w.tuples(it, version)
+										default:
+											it.Skip()
+										}
+									}
+								}
+							default:
+								it.Skip()
+							}
+						}
+					}
+				default:
+					it.Skip()
+				}
+			}
+		case "flowRecords":
+			for fk := it.ReadObject(); fk != ""; fk = it.ReadObject() {
+				if fk != "flows" {
+					it.Skip()
+					continue
+				}
+				for it.ReadArray() {
+					for ak := it.ReadObject(); ak != ""; ak = it.ReadObject() {
+						switch ak {
+						case "aclID":
+							w.ev.acl = it.ReadString()
+						case "flowGroups":
+							for it.ReadArray() {
+								for gk := it.ReadObject(); gk != ""; gk = it.ReadObject() {
+									switch gk {
+									case "rule":
+										w.ev.rule = it.ReadString()
+									case "flowTuples":
+										w.tuples(it, 4)
+									default:
+										it.Skip()
+									}
+								}
+							}
+						default:
+							it.Skip()
+						}
+					}
+				}
+			}
+		default:
+			it.Skip()
+		}
+	}
+}
+
+func BenchmarkJsoniterIterator(b *testing.B) {
+	for _, bb := range loadBenchBlobs(b) {
+		b.Run(bb.name, func(b *testing.B) {
+			var w iterWalker
+			measure(b, bb, func() int {
+				w.n = 0
+				it := jsoniter.ParseBytes(jsoniter.ConfigDefault, bb.data)
+				for k := it.ReadObject(); k != ""; k = it.ReadObject() {
+					if k != "records" {
+						it.Skip()
+						continue
+					}
+					for it.ReadArray() {
+						w.record(it)
+					}
+				}
+				if it.Error != nil {
+					b.Fatal(it.Error)
+				}
+				return w.n
+			})
+		})
+	}
+}
