@@ -294,9 +294,9 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 
 type iterEvent struct {
 	recordTime, category, resource, target, mac, acl, rule string
-	srcIP, destIP, srcPort, destPort, proto, dir, f7, f8     string
-	counters                                                 [4]string
-	timeMillis                                               int64
+	srcIP, destIP, srcPort, destPort, proto, dir, f7, f8   string
+	counters                                               [4]string
+	timeMillis                                             int64
 }
 
 type iterWalker struct {
