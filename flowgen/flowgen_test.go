@@ -182,13 +182,23 @@ func TestBlockLayout(t *testing.T) {
 				}
 				// Each data block is exactly one record.
 				var rec map[string]any
-				if err := json.Unmarshal(bytes.TrimPrefix(blk, []byte(",")), &rec); err != nil {
+				if err := json.Unmarshal(b.Record(i), &rec); err != nil {
 					t.Errorf("data block %d is not one JSON record: %v", i+1, err)
+				}
+				if !bytes.HasSuffix(blk, b.Record(i)) || len(blk)-len(b.Record(i)) != min(i, 1) {
+					t.Errorf("Record(%d) is not data block %d minus its comma", i, i+1)
 				}
 			}
 			var whole struct{ Records []json.RawMessage }
 			if err := json.Unmarshal(b.Bytes(), &whole); err != nil || len(whole.Records) != b.Records {
 				t.Errorf("blob: %v, %d records", err, len(whole.Records))
+			}
+			var nd []byte
+			for i := range b.Records {
+				nd = append(append(nd, b.Record(i)...), '\n')
+			}
+			if st, _ := parseBlob(t, nd); st.Tuples != int64(b.Tuples) {
+				t.Errorf("records as NDJSON: %d tuples, want %d", st.Tuples, b.Tuples)
 			}
 			if b.Size() != len(b.Bytes()) {
 				t.Errorf("Size %d, len(Bytes) %d", b.Size(), len(b.Bytes()))

@@ -37,6 +37,16 @@ func (b *Blob) Bytes() []byte {
 	return out
 }
 
+// Record returns record i (0-based) as one bare JSON object: its data block
+// without the leading ','. Records joined by newlines are NDJSON.
+func (b *Blob) Record(i int) []byte {
+	blk := b.Blocks[1+i]
+	if len(blk) > 0 && blk[0] == ',' {
+		blk = blk[1:]
+	}
+	return blk
+}
+
 // Size returns the blob's length in bytes.
 func (b *Blob) Size() int {
 	n := 0

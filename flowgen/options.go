@@ -117,8 +117,8 @@ type Options struct {
 	IPv6Share float64
 	// StateMix weighs tuple states; zero means DefaultStateMix.
 	StateMix StateMix
-	// LongRuleNames gives user rules long names with GUID suffixes, as seen
-	// with rules pushed by Azure Firewall Manager or policies.
+	// LongRuleNames gives user rules long names with GUID suffixes (real
+	// rule names can be long and carry GUIDs). Needs Rules >= 3.
 	LongRuleNames bool
 }
 
