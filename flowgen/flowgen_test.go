@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,40 @@ func TestGenerateParsesCleanly(t *testing.T) {
 				t.Errorf("%d blobs, want %d", blobs, want)
 			}
 		})
+	}
+}
+
+// TestManySeeds draws options from each seed and checks every blob parses
+// with no skip: a cheap search for corner cases in the generator.
+func TestManySeeds(t *testing.T) {
+	for seed := uint64(0); seed < 60; seed++ {
+		r := rand.New(rand.NewPCG(seed, 99))
+		o := Options{
+			Format:          formats[seed%3],
+			Seed:            seed,
+			MACs:            1 + r.IntN(2),
+			RecordsPerHour:  1 + r.IntN(8),
+			TuplesPerRecord: 1 + r.IntN(40),
+			Rules:           2 + r.IntN(5),
+			LongRuleNames:   r.IntN(2) == 0,
+			IPv6Share:       r.Float64(),
+			StateMix:        StateMix{r.Float64(), r.Float64(), r.Float64(), r.Float64()},
+			Start:           time.Unix(3600+r.Int64N(4e9), 0),
+		}
+		if seed%10 == 9 {
+			o.RecordsPerHour = 7200 // records every 500 ms
+			o.TuplesPerRecord = 1
+		}
+		err := Generate(o, func(b *Blob) error {
+			st, _ := parseBlob(t, b.Bytes())
+			if st.Tuples != int64(b.Tuples) || st.Records != int64(b.Records) {
+				t.Errorf("seed %d (%s): parsed %d records %d tuples, want %d and %d", seed, o.Describe(), st.Records, st.Tuples, b.Records, b.Tuples)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
 	}
 }
 
@@ -385,6 +420,7 @@ func TestOptionErrors(t *testing.T) {
 		{"ipv6", Options{IPv6Share: 1.5}, "IPv6Share"},
 		{"state", Options{StateMix: StateMix{Begin: -1, End: 2}}, "StateMix"},
 		{"tuples", Options{TuplesPerRecord: -3}, "TuplesPerRecord"},
+		{"start", Options{Start: time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC)}, "out of range"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

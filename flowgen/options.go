@@ -178,6 +178,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.Start = DefaultStart
 	}
 	o.Start = o.Start.UTC().Truncate(time.Hour)
+	if o.Start.Before(time.Unix(3600, 0)) || o.Start.Year() > 9998 {
+		return o, fmt.Errorf("flowgen: Start %s is out of range (1970-01-01T01:00Z to year 9998)", o.Start.Format(time.RFC3339))
+	}
 	return o, nil
 }
 
