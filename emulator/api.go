@@ -73,7 +73,7 @@ func (s *Server) dataCollector(r *http.Request, reqID string, out *bytes.Buffer)
 		maxField:      dcMaxField,
 		errCode:       "InvalidDataFormat",
 	}
-	if rules.timeField != "" && (len(rules.timeField) > dcMaxColumnName || isReserved(rules.timeField)) {
+	if rules.timeField != "" && (len(rules.timeField) > dcMaxColumnName || isReserved([]byte(rules.timeField))) {
 		return "", n, badRequest("InvalidTimeGeneratedField", "time-generated-field names an invalid column.")
 	}
 	lines, n, aerr := encodeRows(body.Bytes(), &rules, out.AvailableBuffer())

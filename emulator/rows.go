@@ -1,10 +1,10 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -72,48 +72,17 @@ var iterPool = jsoniter.ConfigFastest
 
 // encodeRows checks body (a JSON array of objects; for the Data Collector
 // API also one object) and appends one NDJSON line per row to out.
+//
+// The array and object structure is walked here so keys are compared and
+// copied without allocating; string values are scanned here too, and every
+// other value (numbers, literals, nested objects and arrays) is validated
+// and copied by json-iterator's Skip.
 func encodeRows(body []byte, r *rowRules, out []byte) ([]byte, rowCounts, *apiError) {
-	var n rowCounts
-	it := iterPool.BorrowIterator(body)
+	it := iterPool.BorrowIterator(nil)
 	defer iterPool.ReturnIterator(it)
-	e := &rowEncoder{r: r, out: out, n: &n}
-	e.field = e.onField
-	switch it.WhatIsNext() {
-	case jsoniter.ArrayValue:
-		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-			if it.WhatIsNext() != jsoniter.ObjectValue {
-				if e.err == nil {
-					e.err = badRequest(r.errCode, "row %d is not a JSON object", n.rows)
-				}
-				return false
-			}
-			return e.object(it)
-		})
-	case jsoniter.ObjectValue:
-		if !r.dataCollector {
-			return out, n, badRequest(r.errCode, "the body must be a JSON array of objects")
-		}
-		e.object(it)
-	default:
-		if it.Error != nil && it.Error != io.EOF {
-			return out, n, badRequest(r.errCode, "the body is not valid JSON")
-		}
-		if r.dataCollector {
-			return out, n, badRequest(r.errCode, "the body must be a JSON array of objects or one object")
-		}
-		return out, n, badRequest(r.errCode, "the body must be a JSON array of objects")
-	}
-	if e.err != nil {
-		return out, n, e.err
-	}
-	if it.Error != nil && it.Error != io.EOF {
-		return out, n, badRequest(r.errCode, "the body is not valid JSON: %s", shortErr(it.Error))
-	}
-	// Anything but white space after the value is malformed.
-	if it.WhatIsNext() != jsoniter.InvalidValue || it.Error != io.EOF {
-		return out, n, badRequest(r.errCode, "the body has data after the JSON value")
-	}
-	return e.out, n, nil
+	e := &rowEncoder{r: r, b: body, out: out, it: it}
+	err := e.top()
+	return e.out, e.n, err
 }
 
 func shortErr(err error) string {
@@ -126,129 +95,281 @@ func shortErr(err error) string {
 
 // rowEncoder holds the state of one request while its rows are walked.
 type rowEncoder struct {
-	r     *rowRules
-	out   []byte
-	n     *rowCounts
-	err   *apiError
-	field func(*jsoniter.Iterator, string) bool
+	r       *rowRules
+	b       []byte
+	p       int
+	out     []byte
+	scratch []byte
+	it      *jsoniter.Iterator
+	n       rowCounts
 
 	// per row
 	cols               int
 	hasTime            bool
-	timeStart, timeEnd int // raw value of rowRules.timeColumn in out
 	timeFieldSeen      bool
-	lineStart          int
+	timeStart, timeEnd int // raw value of rowRules.timeColumn in out
 }
 
-func (e *rowEncoder) object(it *jsoniter.Iterator) bool {
-	e.lineStart = len(e.out)
-	e.out = append(e.out, e.r.prefix...)
+func (e *rowEncoder) ws() {
+	for e.p < len(e.b) {
+		switch e.b[e.p] {
+		case ' ', '\t', '\n', '\r':
+			e.p++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (e *rowEncoder) peek() byte {
+	e.ws()
+	if e.p >= len(e.b) {
+		return 0
+	}
+	return e.b[e.p]
+}
+
+func (e *rowEncoder) malformed(format string, args ...any) *apiError {
+	return badRequest(e.r.errCode, format, args...)
+}
+
+func (e *rowEncoder) top() *apiError {
+	switch e.peek() {
+	case '[':
+		e.p++
+		if e.peek() == ']' {
+			e.p++
+			break
+		}
+		for {
+			if e.peek() != '{' {
+				return e.malformed("row %d is not a JSON object", e.n.rows)
+			}
+			if err := e.object(); err != nil {
+				return err
+			}
+			c := e.peek()
+			e.p++
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				return e.malformed("the body is not valid JSON: expected , or ] after row %d", e.n.rows)
+			}
+		}
+	case '{':
+		if !e.r.dataCollector {
+			return e.malformed("the body must be a JSON array of objects")
+		}
+		if err := e.object(); err != nil {
+			return err
+		}
+	case 0:
+		return e.malformed("the body is empty")
+	default:
+		if e.r.dataCollector {
+			return e.malformed("the body must be a JSON array of objects or one object")
+		}
+		return e.malformed("the body must be a JSON array of objects")
+	}
+	if e.peek() != 0 {
+		return e.malformed("the body has data after the JSON value")
+	}
+	return nil
+}
+
+// str scans the JSON string starting at e.p (a quote) and returns its raw
+// bytes (quotes included) and whether it holds escapes.
+func (e *rowEncoder) str() ([]byte, bool, bool) {
+	start := e.p
+	esc := false
+	for i := start + 1; i < len(e.b); i++ {
+		switch c := e.b[i]; {
+		case c == '"':
+			e.p = i + 1
+			return e.b[start:e.p], esc, true
+		case c == '\\':
+			esc = true
+			i++
+		case c < 0x20:
+			return nil, false, false
+		}
+	}
+	return nil, false, false
+}
+
+// unescape decodes a JSON string with escapes (rare in field names), or
+// returns nil.
+func unescape(raw []byte) []byte {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil
+	}
+	return []byte(s)
+}
+
+// skipValue copies the value at e.p onto dst (validated by json-iterator).
+func (e *rowEncoder) skipValue(dst []byte) ([]byte, bool) {
+	if dst == nil { // json-iterator takes a nil buffer for "not capturing"
+		dst = make([]byte, 0, 64)
+	}
+	before := len(dst)
+	e.it.ResetBytes(e.b[e.p:])
+	dst = e.it.SkipAndAppendBytes(dst)
+	if e.it.Error != nil && e.it.Error != io.EOF {
+		return dst, false
+	}
+	e.p += len(dst) - before
+	return dst, true
+}
+
+func (e *rowEncoder) object() *apiError {
+	r := e.r
+	row := e.n.rows
+	e.p++ // '{'
+	e.out = append(e.out, r.prefix...)
 	e.cols, e.hasTime, e.timeFieldSeen = 0, false, false
 	e.timeStart, e.timeEnd = -1, -1
-	if !it.ReadObjectCB(e.field) {
-		if e.err == nil {
-			e.err = badRequest(e.r.errCode, "row %d is not a valid JSON object", e.n.rows)
+	if e.peek() == '}' {
+		e.p++
+	} else {
+		for {
+			if e.peek() != '"' {
+				return e.malformed("row %d is not a valid JSON object", row)
+			}
+			rawKey, esc, ok := e.str()
+			if !ok {
+				return e.malformed("row %d has an invalid field name", row)
+			}
+			key := rawKey[1 : len(rawKey)-1]
+			if esc {
+				if key = unescape(rawKey); key == nil {
+					return e.malformed("row %d has an invalid field name", row)
+				}
+			}
+			if e.peek() != ':' {
+				return e.malformed("row %d is not valid JSON: expected : after a field name", row)
+			}
+			e.p++
+			if err := e.field(key, rawKey, esc, row); err != nil {
+				return err
+			}
+			c := e.peek()
+			e.p++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return e.malformed("row %d is not valid JSON: expected , or } after a field", row)
+			}
 		}
-		return false
 	}
-	if it.Error != nil && it.Error != io.EOF {
-		e.err = badRequest(e.r.errCode, "row %d is not valid JSON", e.n.rows)
-		return false
+	if r.dataCollector && r.timeField != "" && !e.timeFieldSeen {
+		return badRequest("InvalidTimeGeneratedField",
+			"row %d has no field %q named by time-generated-field", row, r.timeField)
 	}
-	if e.r.dataCollector && e.r.timeField != "" && !e.timeFieldSeen {
-		e.err = badRequest("InvalidTimeGeneratedField",
-			"row %d has no field %q named by time-generated-field", e.n.rows, e.r.timeField)
-		return false
-	}
-	if e.r.fillTime && !e.hasTime {
+	if r.fillTime && !e.hasTime {
 		e.out = append(e.out, `,"TimeGenerated":`...)
 		if e.timeStart >= 0 {
 			e.out = append(e.out, e.out[e.timeStart:e.timeEnd]...)
 		} else {
-			e.out = append(e.out, e.r.now...)
+			e.out = append(e.out, r.now...)
 		}
 		e.n.filled++
 	}
 	e.out = append(e.out, '}', '\n')
 	e.n.rows++
-	return true
+	return nil
 }
 
-func (e *rowEncoder) onField(it *jsoniter.Iterator, key string) bool {
+// field checks one field (the value starts after e.p's white space) and
+// copies it to the line unless it is dropped.
+func (e *rowEncoder) field(key, rawKey []byte, esc bool, row int) *apiError {
 	r := e.r
-	vt := it.WhatIsNext()
+	c := e.peek()
 	if r.dataCollector {
 		e.cols++
 		switch {
 		case len(key) == 0:
-			e.err = badRequest(r.errCode, "row %d has an empty field name", e.n.rows)
+			return e.malformed("row %d has an empty field name", row)
 		case len(key) > dcMaxColumnName:
-			e.err = badRequest(r.errCode, "row %d: field name %.60q is longer than %d characters", e.n.rows, key, dcMaxColumnName)
+			return e.malformed("row %d: field name %.60q is longer than %d characters", row, key, dcMaxColumnName)
 		case isReserved(key):
-			e.err = badRequest(r.errCode, "row %d: field name %q is reserved", e.n.rows, key)
+			return e.malformed("row %d: field name %q is reserved", row, key)
 		case e.cols > dcMaxColumns:
-			e.err = badRequest(r.errCode, "row %d has more than %d fields", e.n.rows, dcMaxColumns)
-		case vt == jsoniter.ObjectValue || vt == jsoniter.ArrayValue:
-			e.err = badRequest(r.errCode, "row %d: field %q is not a flat value", e.n.rows, key)
-		}
-		if e.err != nil {
-			return false
+			return e.malformed("row %d has more than %d fields", row, dcMaxColumns)
+		case c == '{' || c == '[':
+			return e.malformed("row %d: field %q is not a flat value", row, key)
 		}
 	} else if r.declared != nil {
-		if _, ok := r.declared[key]; !ok {
-			it.Skip()
+		if _, ok := r.declared[string(key)]; !ok {
+			var ok bool
+			if c == '"' {
+				_, _, ok = e.str()
+			} else {
+				e.scratch, ok = e.skipValue(e.scratch[:0])
+			}
+			if !ok {
+				return e.malformed("row %d: field %q is not valid JSON", row, key)
+			}
 			e.n.dropped++
-			return it.Error == nil
+			return nil
 		}
 	}
-	if vt == jsoniter.InvalidValue {
-		e.err = badRequest(r.errCode, "row %d: field %q has no valid value", e.n.rows, key)
-		return false
-	}
 	e.out = append(e.out, ',')
-	e.out = appendQuoted(e.out, key)
+	if esc {
+		e.out = appendQuoted(e.out, string(key))
+	} else {
+		e.out = append(e.out, rawKey...)
+	}
 	e.out = append(e.out, ':')
 	start := len(e.out)
-	e.out = it.SkipAndAppendBytes(e.out)
-	if it.Error != nil && it.Error != io.EOF {
-		e.err = badRequest(r.errCode, "row %d: field %q is not valid JSON", e.n.rows, key)
-		return false
+	isStr := c == '"'
+	if isStr {
+		raw, _, ok := e.str()
+		if !ok {
+			return e.malformed("row %d: field %q is not a valid JSON string", row, key)
+		}
+		e.out = append(e.out, raw...)
+	} else {
+		var ok bool
+		if e.out, ok = e.skipValue(e.out); !ok || len(e.out) == start {
+			return e.malformed("row %d: field %q is not valid JSON", row, key)
+		}
 	}
-	if vt == jsoniter.StringValue && len(e.out)-start-2 > r.maxField {
-		e.truncate(start)
-		if e.err != nil {
-			return false
+	if isStr && len(e.out)-start-2 > r.maxField {
+		if err := e.truncate(start, row); err != nil {
+			return err
 		}
 	}
 	if r.dataCollector {
-		if key == r.timeField {
+		if r.timeField != "" && string(key) == r.timeField {
 			e.timeFieldSeen = true
 			if !validTime(e.out[start:]) {
-				e.err = badRequest("InvalidTimeGeneratedField",
-					"row %d: field %q named by time-generated-field does not hold an ISO 8601 time", e.n.rows, key)
-				return false
+				return badRequest("InvalidTimeGeneratedField",
+					"row %d: field %q named by time-generated-field does not hold an ISO 8601 time", row, key)
 			}
 		}
-		return true
+		return nil
 	}
-	if key == "TimeGenerated" {
+	if string(key) == "TimeGenerated" {
 		e.hasTime = true
-	} else if key == r.timeColumn {
+	} else if r.timeColumn != "" && string(key) == r.timeColumn {
 		e.timeStart, e.timeEnd = start, len(e.out)
 	}
-	return true
+	return nil
 }
 
 // truncate cuts the JSON string at out[start:] to maxField bytes of text, as
 // Azure truncates long values.
-func (e *rowEncoder) truncate(start int) {
+func (e *rowEncoder) truncate(start, row int) *apiError {
 	var s string
 	if err := json.Unmarshal(e.out[start:], &s); err != nil {
-		e.err = badRequest(e.r.errCode, "row %d: a string value is not valid JSON", e.n.rows)
-		return
+		return e.malformed("row %d: a string value is not valid JSON", row)
 	}
 	if len(s) <= e.r.maxField {
-		return
+		return nil
 	}
 	cut := e.r.maxField
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
@@ -256,13 +377,14 @@ func (e *rowEncoder) truncate(start int) {
 	}
 	e.out = appendQuoted(e.out[:start], s[:cut])
 	e.n.truncated++
+	return nil
 }
 
 var reservedNames = []string{"tenant", "TimeGenerated", "RawData"}
 
-func isReserved(key string) bool {
+func isReserved(key []byte) bool {
 	for _, r := range reservedNames {
-		if strings.EqualFold(key, r) {
+		if bytes.EqualFold(key, []byte(r)) {
 			return true
 		}
 	}

@@ -201,6 +201,20 @@ func TestLogsIngestionValidation(t *testing.T) {
 		{"array of strings", liReq{body: []byte(`["x"]`)}, 400, "InvalidPayload", 0},
 		{"not json", liReq{body: []byte(`[{"EventId":}]`)}, 400, "InvalidPayload", 0},
 		{"empty body", liReq{body: nil}, 400, "InvalidPayload", 0},
+		{"escaped field name", liReq{body: []byte(`[{"Ev\u0065ntId":"x"}]`)}, 204, "", 1},
+		{"dropped nested value", liReq{body: []byte(`[{"Deep":{"a":[1,{"b":null}]},"EventId":"x"}]`)}, 204, "", 1},
+		{"kept nested value", liReq{body: []byte(`[{"Rule":{"a":[1,2]}}]`)}, 204, "", 1},
+		{"missing colon", liReq{body: []byte(`[{"EventId" "x"}]`)}, 400, "InvalidPayload", 0},
+		{"trailing comma in object", liReq{body: []byte(`[{"EventId":"x",}]`)}, 400, "InvalidPayload", 0},
+		{"trailing comma in array", liReq{body: []byte(`[{"EventId":"x"},]`)}, 400, "InvalidPayload", 0},
+		{"unclosed array", liReq{body: []byte(`[{"EventId":"x"}`)}, 400, "InvalidPayload", 0},
+		{"unclosed string", liReq{body: []byte(`[{"EventId":"x}]`)}, 400, "InvalidPayload", 0},
+		{"raw control character", liReq{body: []byte("[{\"EventId\":\"a\x01b\"}]")}, 400, "InvalidPayload", 0},
+		{"bad literal", liReq{body: []byte(`[{"EventId":tru}]`)}, 400, "InvalidPayload", 0},
+		{"bad literal in dropped field", liReq{body: []byte(`[{"Junk":nul,"EventId":"x"}]`)}, 400, "InvalidPayload", 0},
+		{"missing comma between rows", liReq{body: []byte(`[{"EventId":"x"} {"EventId":"y"}]`)}, 400, "InvalidPayload", 0},
+		{"unquoted key", liReq{body: []byte(`[{EventId:"x"}]`)}, 400, "InvalidPayload", 0},
+		{"value missing", liReq{body: []byte(`[{"EventId":}]`)}, 400, "InvalidPayload", 0},
 		{"gzip header but plain body", liReq{body: row, gzip: true}, 400, "InvalidContentEncoding", 0},
 		{"exactly 1 MiB", liReq{body: exact}, 204, "", 1},
 		{"1 MiB + 57 plain", liReq{body: over}, 413, "ContentLengthLimitExceeded", 0},
@@ -231,7 +245,7 @@ func TestExactRows(t *testing.T) {
 	srv := start(t, baseConfig())
 	// Undeclared fields (Extra, nested) vanish; declared ones keep their
 	// bytes; a row without TimeGenerated gets the ingestion time.
-	li := `[{"TimeGenerated":"2026-11-26T01:00:00.123Z","Extra":"dropped","SrcPort":443,"Rule":"a\"b\u00e9","nested":{"x":1}},` +
+	li := `[{"TimeGenerated":"2026-11-26T01:00:00.123Z","Extra":"dropped","SrcPort":443,"Rule":"a\"b\u00e9","nested":{"x":1}, "Fl\u006fwState" : "B" },` +
 		`{"EventId":"00ff","BytesSrcToDest":12345678901}]`
 	code, body, h1 := postLIH(t, srv, liReq{body: []byte(li)})
 	if code != 204 {
@@ -250,7 +264,7 @@ func TestExactRows(t *testing.T) {
 	if id1 == "" || id1 == id2 || id2 == id3 {
 		t.Fatalf("request ids %q %q %q: want distinct and set", id1, id2, id3)
 	}
-	want := `{"_table":"NsgFlow_CL","_api":"logs-ingestion","_request_id":"` + id1 + `","TimeGenerated":"2026-11-26T01:00:00.123Z","SrcPort":443,"Rule":"a\"b\u00e9"}` + "\n" +
+	want := `{"_table":"NsgFlow_CL","_api":"logs-ingestion","_request_id":"` + id1 + `","TimeGenerated":"2026-11-26T01:00:00.123Z","SrcPort":443,"Rule":"a\"b\u00e9","FlowState":"B"}` + "\n" +
 		`{"_table":"NsgFlow_CL","_api":"logs-ingestion","_request_id":"` + id1 + `","EventId":"00ff","BytesSrcToDest":12345678901,"TimeGenerated":"2026-11-26T02:00:00Z"}` + "\n" +
 		`{"_table":"NsgFlowSeed_CL","_api":"logs-ingestion","_request_id":"` + id2 + `","DateTime":"2017-02-16T22:00:21Z","NSG":"nsg1","TimeGenerated":"2017-02-16T22:00:21Z"}` + "\n" +
 		`{"_table":"Legacy_CL","_api":"data-collector","_request_id":"` + id3 + `","Any_Name":"v","n":1.5}` + "\n"
