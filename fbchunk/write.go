@@ -123,7 +123,7 @@ func AppendEntryHeader(b []byte, sec, nsec int64) []byte {
 }
 
 // AppendJSONValue appends a value decoded by encoding/json (with UseNumber
-// or float64 numbers) as msgpack. Map keys are written sorted, so the output
+// or float64 numbers; int, int64 and []byte are accepted too) as msgpack. Map keys are written sorted, so the output
 // is deterministic.
 func AppendJSONValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
@@ -133,6 +133,12 @@ func AppendJSONValue(b []byte, v any) ([]byte, error) {
 		return AppendBool(b, x), nil
 	case string:
 		return AppendStr(b, x), nil
+	case []byte:
+		return AppendBin(b, x), nil
+	case int:
+		return AppendInt(b, int64(x)), nil
+	case int64:
+		return AppendInt(b, x), nil
 	case float64:
 		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
 			return AppendInt(b, int64(x)), nil
