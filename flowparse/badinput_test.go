@@ -157,6 +157,23 @@ var badCases = []badCase{
 			0: {"SrcPort": n(50001), "DestPort": n(443)},
 			1: {"SrcPort": n(0), "DestPort": n(0)},
 		}},
+	{name: "tuple times out of range", parse: viaNDJSON, records: 4, tuples: 2, tuplesSkipped: 2,
+		// NSG seconds that overflow when made milliseconds, and VNet
+		// milliseconds past year 9999, must not become a wrong TimeGenerated.
+		text: nsgRecord(testNSG, "m", "r", "9223372036854775807,10.0.0.4,203.0.113.1,50001,443,T,O,A,E,3,180,2,120") + "\n" +
+			nsgRecord(testNSG, "m", "r", "253402300799,10.0.0.4,203.0.113.2,50001,443,T,O,A,E,3,180,2,120") + "\n" +
+			vnetRecord("fl", "m", "r", "253402300800000,10.0.0.4,203.0.113.3,50001,443,6,O,E,X,3,180,2,120") + "\n" +
+			vnetRecord("fl", "m", "r", "253402300799999,10.0.0.4,203.0.113.4,50001,443,6,O,E,X,3,180,2,120") + "\n",
+		skips: []wantSkip{
+			{flowparse.SkipBadField, 0, 0, `record 0, rule "r", tuple 0 "9223372036854775807,`},
+			{flowparse.SkipBadField, 0, 0, "time"},
+			{flowparse.SkipBadField, 2, 0, `record 2, rule "r", tuple 0 "253402300800000,`},
+			{flowparse.SkipBadField, 2, 0, "time"},
+		},
+		rows: map[int]map[string]any{
+			0: {"TimeGenerated": "9999-12-31T23:59:59.000Z", "DestIp": "203.0.113.2"},
+			1: {"TimeGenerated": "9999-12-31T23:59:59.999Z", "DestIp": "203.0.113.4"},
+		}},
 	{name: "stray value between records", parse: viaBlob, records: 1, recordsSkipped: 1, tuples: 1,
 		text:  `{"records":[42,{"time":"t","category":"NetworkSecurityGroupFlowEvent","resourceId":"` + testNSG + `","properties":{"Version":2,"flows":[{"rule":"r","flows":[{"mac":"m","flowTuples":["1795683600,10.0.0.4,203.0.113.1,50001,443,T,O,A,E,3,180,2,120"]}]}]}}]}`,
 		skips: []wantSkip{{flowparse.SkipMalformed, 0, -1, "record 0: unexpected '4'"}}},

@@ -543,6 +543,11 @@ func (p *Parser) tupleArray(s *scanner, rec int) error {
 
 const maxTupleFields = 13
 
+// maxTupleMillis is 9999-12-31T23:59:59.999Z, the last time ISO 8601 rows
+// can carry; a later tuple time (or NSG seconds that overflow as
+// milliseconds) is a bad field, not a wrong TimeGenerated.
+const maxTupleMillis = 253402300799999
+
 // tuple splits and checks one tuple and emits it.
 func (p *Parser) tuple(t []byte, rec, idx, off int) {
 	var f [maxTupleFields][]byte
@@ -587,7 +592,15 @@ func (p *Parser) tuple(t []byte, rec, idx, off int) {
 		return
 	}
 	if ev.Kind == KindNSG {
-		ts *= 1000
+		if ts > maxTupleMillis/1000 {
+			ts = maxTupleMillis + 1 // would overflow: reject below
+		} else {
+			ts *= 1000
+		}
+	}
+	if ts > maxTupleMillis {
+		p.badTuple(SkipBadField, rec, idx, off, t, "time is after year 9999")
+		return
 	}
 	if len(f[1]) == 0 || len(f[2]) == 0 {
 		p.badTuple(SkipBadField, rec, idx, off, t, "empty IP address")
