@@ -1,6 +1,9 @@
 package flowparse
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // Encoder appends events as flat JSON objects in a schema's layout. It writes
 // with appends into the caller's buffer: no reflection, no allocation once the
@@ -260,9 +263,14 @@ func appendField(b []byte, key string, v []byte) []byte {
 	return appendString(b, v)
 }
 
-// needsEscape marks bytes that cannot appear raw inside a JSON string.
+// needsEscape marks bytes that cannot be copied raw into a JSON string:
+// controls, quote and backslash, and non-ASCII bytes, which are checked so
+// that invalid UTF-8 never reaches a row.
 var needsEscape = func() (t [256]bool) {
 	for i := 0; i < 0x20; i++ {
+		t[i] = true
+	}
+	for i := utf8.RuneSelf; i < 256; i++ {
 		t[i] = true
 	}
 	t['"'], t['\\'] = true, true
@@ -283,9 +291,21 @@ func appendString(b []byte, v []byte) []byte {
 
 func appendEscaped(b []byte, v []byte) []byte {
 	const hex = "0123456789abcdef"
-	for _, c := range v {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		if !needsEscape[c] {
 			b = append(b, c)
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			// Valid UTF-8 is copied; each invalid byte becomes U+FFFD.
+			r, n := utf8.DecodeRune(v[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, "\uFFFD"...)
+			} else {
+				b = append(b, v[i:i+n]...)
+			}
+			i += n - 1
 			continue
 		}
 		switch c {
