@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/nsgflow/nsgflow/flowparse"
 )
@@ -161,8 +164,8 @@ func checkParse(t *testing.T, data []byte, fn parseFunc) {
 		t.Fatalf("negative stats %+v", st)
 	}
 	for i, row := range a.rows {
-		if !json.Valid(row) {
-			t.Fatalf("row %d is not valid JSON: %q", i, row)
+		if !json.Valid(row) || !utf8.Valid(row) {
+			t.Fatalf("row %d is not valid UTF-8 JSON: %q", i, row)
 		}
 		s := rowSchemas[i%3]
 		var m map[string]json.RawMessage
@@ -173,6 +176,14 @@ func checkParse(t *testing.T, data []byte, fn parseFunc) {
 			if _, ok := s.Column(k); !ok && !(i%3 == 2 && k == "FlowTime") {
 				t.Fatalf("row %d: key %q is not a column of %s: %s", i, k, s.Name, row)
 			}
+		}
+		// The event time is always a real UTC time, whatever the tuple said.
+		var ts string
+		if json.Unmarshal(m[[]string{"TimeGenerated", "DateTime", "FlowTime"}[i%3]], &ts) != nil {
+			t.Fatalf("row %d: no time column: %s", i, row)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") {
+			t.Fatalf("row %d: time %q is not ISO 8601 UTC: %v", i, ts, err)
 		}
 		if i%3 == 0 {
 			var id string
