@@ -1,0 +1,489 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/oms"
+)
+
+func init() {
+	register(command{
+		name:    "send",
+		summary: "parse local flow-log files and send the events to Log Analytics",
+		run: func(args []string, stdout, stderr io.Writer) int {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runSend(ctx, args, stdout, stderr)
+		},
+	})
+}
+
+// Environment variables that may hold send's secrets.
+const (
+	envSharedKey    = "NSGFLOW_SHARED_KEY"
+	envClientSecret = "NSGFLOW_CLIENT_SECRET"
+	envToken        = "NSGFLOW_TOKEN"
+)
+
+// sendSetting is one setting of nsgflow send: a key of the JSON config file
+// and a flag (the key with "-" for "_").
+type sendSetting struct {
+	key, def, usage string
+	isBool          bool
+	env             string // secrets: environment variable
+	secretFile      string // secrets: the key holding a file path
+}
+
+var sendSettings = []sendSetting{
+	{key: "destination", def: "logs_ingestion", usage: "logs_ingestion (Logs Ingestion API) or data_collector (HTTP Data Collector API)"},
+	{key: "schema", def: "default", usage: "row layout: default or seed"},
+	{key: "cloud", def: "public", usage: "public, china or usgov"},
+	{key: "endpoint", usage: "logs_ingestion: DCE or DCR logs-ingestion endpoint (https; http only on loopback); data_collector: base URL override (emulator)"},
+	{key: "dcr_id", usage: "logs_ingestion: DCR immutable ID, dcr-<32 hex>"},
+	{key: "stream", usage: "logs_ingestion: DCR stream, Custom-<Name>"},
+	{key: "credential", def: "default", usage: "logs_ingestion: default, environment, client_secret, workload_identity, managed_identity, azure_cli or static"},
+	{key: "tenant_id", usage: "logs_ingestion: Entra tenant ID (client_secret, workload_identity, azure_cli)"},
+	{key: "client_id", usage: "logs_ingestion: application (client) ID; managed_identity: user-assigned identity's client ID"},
+	{key: "client_secret", usage: "logs_ingestion client_secret: the secret (prefer --client-secret-file or $" + envClientSecret + ")", env: envClientSecret, secretFile: "client_secret_file"},
+	{key: "client_secret_file", usage: "file holding the client secret"},
+	{key: "token", usage: "logs_ingestion static: fixed bearer token, emulator and tests only (prefer --token-file or $" + envToken + ")", env: envToken, secretFile: "token_file"},
+	{key: "token_file", usage: "file holding the static bearer token"},
+	{key: "federated_token_file", usage: "logs_ingestion workload_identity: federated token file (default $AZURE_FEDERATED_TOKEN_FILE)"},
+	{key: "gzip", def: "true", isBool: true, usage: "logs_ingestion: gzip request bodies"},
+	{key: "gzip_level", def: "0", usage: "logs_ingestion: gzip level 1..9, 0 for the default"},
+	{key: "workspace_id", usage: "data_collector: workspace ID (GUID)"},
+	{key: "shared_key", usage: "data_collector: workspace key, base64 (prefer --shared-key-file or $" + envSharedKey + ")", env: envSharedKey, secretFile: "shared_key_file"},
+	{key: "shared_key_file", usage: "file holding the workspace key"},
+	{key: "log_type", usage: "data_collector: Log-Type, the table name without _CL"},
+	{key: "time_generated_field", usage: "data_collector: event-time column, sent as time-generated-field (default FlowTime; seed schema: DateTime)"},
+	{key: "azure_resource_id", def: "false", isBool: true, usage: "data_collector: send x-ms-AzureResourceId (the event's target resource), one resource per request"},
+	{key: "max_body_bytes", def: "0", usage: "cap of one uncompressed request body (0: 1048576 logs_ingestion, 26214400 data_collector)"},
+	{key: "concurrency", def: "4", usage: "requests in flight"},
+	{key: "request_timeout", def: "30s", usage: "timeout of one HTTP attempt"},
+	{key: "max_retries", def: "8", usage: "retries per request after the first attempt (0: none)"},
+	{key: "min_backoff", def: "500ms", usage: "first backoff bound (full jitter, doubling)"},
+	{key: "max_backoff", def: "30s", usage: "largest backoff bound"},
+	{key: "timeout", def: "0s", usage: "overall deadline for the whole run (0: none); what is not accepted by then counts as failed"},
+}
+
+// boolValue is a flag.Value for a bool setting kept as text.
+type boolValue struct{ s *string }
+
+func (b boolValue) String() string {
+	if b.s == nil {
+		return ""
+	}
+	return *b.s
+}
+func (b boolValue) Set(v string) error {
+	if _, err := strconv.ParseBool(v); err != nil {
+		return fmt.Errorf("want true or false")
+	}
+	*b.s = v
+	return nil
+}
+func (b boolValue) IsBoolFlag() bool { return true }
+
+// sendConfig is the merged configuration: flags over environment over file.
+type sendConfig struct {
+	vals    map[string]string
+	fromArg map[string]bool // set by a flag
+}
+
+func (c *sendConfig) get(k string) string { return c.vals[k] }
+
+// loadSendFile reads a JSON object of settings. Values may be strings,
+// numbers or booleans; unknown keys are errors.
+func loadSendFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%s: not a JSON object of settings: %v", path, err)
+	}
+	known := map[string]bool{}
+	for _, s := range sendSettings {
+		known[s.key] = true
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		if !known[k] {
+			return nil, fmt.Errorf("%s: unknown setting %q (see docs/cli.md, nsgflow send)", path, k)
+		}
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case json.Number:
+			out[k] = x.String()
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		default:
+			return nil, fmt.Errorf("%s: setting %q must be a string, number or boolean", path, k)
+		}
+	}
+	return out, nil
+}
+
+// resolveSecret picks a secret: flag value, flag file, environment, file
+// value, file's file path. Errors name the file, never the content.
+func resolveSecret(s sendSetting, flagVals, fileVals map[string]string, flagSet map[string]bool) (string, error) {
+	readFile := func(p string) (string, error) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", s.secretFile, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("%s: %s is empty", s.secretFile, p)
+		}
+		return v, nil
+	}
+	switch {
+	case flagSet[s.key]:
+		return flagVals[s.key], nil
+	case flagSet[s.secretFile]:
+		return readFile(flagVals[s.secretFile])
+	case os.Getenv(s.env) != "":
+		return strings.TrimSpace(os.Getenv(s.env)), nil
+	case fileVals[s.key] != "":
+		return fileVals[s.key], nil
+	case fileVals[s.secretFile] != "":
+		return readFile(fileVals[s.secretFile])
+	}
+	return "", nil
+}
+
+// sendTotals accumulates the run.
+type sendTotals struct {
+	files, badFiles  int
+	parsed           int64
+	accepted         int64
+	rejected         int64
+	requests         int
+	retries          int
+	splits           int
+	recordsSkipped   int64
+	tuplesSkipped    int64
+	firstErr         error
+	permanentErrSeen bool
+}
+
+func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := commandFlags("send", "[--config FILE.json] [flags] FILE...|-", stderr)
+	configPath := fs.String("config", "", "JSON file of settings (keys as the flags, with _ for -); flags override it")
+	quiet := fs.Bool("quiet", false, "no progress line and no summary; errors are still printed")
+	verbose := fs.Bool("v", false, "print each retry, split and refused batch as it happens")
+	flagVals := map[string]string{}
+	for _, s := range sendSettings {
+		name := strings.ReplaceAll(s.key, "_", "-")
+		usage := s.usage
+		if s.isBool {
+			v := s.def
+			flagVals[s.key] = v
+			p := new(string)
+			*p = v
+			fs.Var(boolValue{p}, name, usage)
+			continue
+		}
+		fs.String(name, s.def, usage)
+	}
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitStatus(err)
+	}
+	flagSet := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) {
+		k := strings.ReplaceAll(f.Name, "-", "_")
+		flagSet[k] = true
+		flagVals[k] = f.Value.String()
+	})
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "nsgflow send: no input: give one or more flow-log files, or - for standard input")
+		fs.Usage()
+		return 2
+	}
+	fileVals := map[string]string{}
+	if *configPath != "" {
+		if fileVals, err = loadSendFile(*configPath); err != nil {
+			fmt.Fprintf(stderr, "nsgflow send: config: %v\n", err)
+			return 2
+		}
+	}
+	cfg := sendConfig{vals: map[string]string{}, fromArg: flagSet}
+	for _, s := range sendSettings {
+		switch {
+		case s.env != "":
+			v, err := resolveSecret(s, flagVals, fileVals, flagSet)
+			if err != nil {
+				fmt.Fprintf(stderr, "nsgflow send: %v\n", err)
+				return 2
+			}
+			cfg.vals[s.key] = v
+		case flagSet[s.key]:
+			cfg.vals[s.key] = flagVals[s.key]
+		case fileVals[s.key] != "":
+			cfg.vals[s.key] = fileVals[s.key]
+		default:
+			cfg.vals[s.key] = s.def
+		}
+	}
+	job, err := newSendJob(&cfg, stderr, *verbose)
+	if err != nil {
+		fmt.Fprintf(stderr, "nsgflow send: %v\n", err)
+		return 2
+	}
+	defer job.sink.Close()
+	if job.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, job.timeout)
+		defer cancel()
+	}
+	job.progress = !*quiet && isTerminal(stderr)
+	for _, f := range files {
+		job.sendFile(ctx, f)
+	}
+	job.endProgress()
+	t := &job.tot
+	if !*quiet {
+		fmt.Fprintf(stderr, "nsgflow send: %d file(s) (%d failed), %d events parsed, %d accepted, %d rejected, %d not delivered; %d requests, %d retries, %d splits; skipped %d records, %d tuples\n",
+			t.files, t.badFiles, t.parsed, t.accepted, t.rejected, t.parsed-t.accepted-t.rejected, t.requests, t.retries, t.splits, t.recordsSkipped, t.tuplesSkipped)
+	}
+	if t.firstErr != nil {
+		fmt.Fprintf(stderr, "nsgflow send: error: %v\n", t.firstErr)
+	}
+	if t.badFiles > 0 || t.accepted != t.parsed || t.firstErr != nil {
+		return 1
+	}
+	return 0
+}
+
+// sendJob holds what the send loop needs.
+type sendJob struct {
+	sink      oms.Sink
+	enc       *flowparse.Encoder
+	withRID   bool
+	chunk     int // flush the events buffer past this many bytes
+	timeout   time.Duration
+	stderr    io.Writer
+	progress  bool
+	shownLine bool
+	tot       sendTotals
+	ev        oms.Events
+}
+
+func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error) {
+	schema, err := flowparse.SchemaByName(c.get("schema"))
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	d := oms.Delivery{}
+	ints := []struct {
+		key string
+		dst *int
+	}{{"max_body_bytes", &d.MaxBodyBytes}, {"concurrency", &d.Concurrency}, {"max_retries", &d.MaxRetries}}
+	for _, x := range ints {
+		v, err := strconv.Atoi(strings.TrimSpace(c.get(x.key)))
+		if err != nil {
+			return nil, fmt.Errorf("%s %q is not an integer", x.key, c.get(x.key))
+		}
+		*x.dst = v
+	}
+	if d.MaxRetries == 0 {
+		d.MaxRetries = -1 // oms: 0 means the default
+	}
+	durs := []struct {
+		key string
+		dst *time.Duration
+	}{{"request_timeout", &d.RequestTimeout}, {"min_backoff", &d.MinBackoff}, {"max_backoff", &d.MaxBackoff}}
+	for _, x := range durs {
+		v, err := time.ParseDuration(strings.TrimSpace(c.get(x.key)))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%s %q is not a positive duration (e.g. 30s, 500ms)", x.key, c.get(x.key))
+		}
+		*x.dst = v
+	}
+	timeout, err := time.ParseDuration(c.get("timeout"))
+	if err != nil || timeout < 0 {
+		return nil, fmt.Errorf("timeout %q is not a duration (0 for none)", c.get("timeout"))
+	}
+	d.Logger = oms.LoggerFunc(func(level oms.Level, format string, args ...any) {
+		if verbose && level >= oms.LevelWarn {
+			fmt.Fprintf(stderr, "nsgflow send: %s: %s\n", level, fmt.Sprintf(format, args...))
+		}
+	})
+	job := &sendJob{enc: flowparse.NewEncoder(schema), timeout: timeout, stderr: stderr}
+	cloud := oms.Cloud(c.get("cloud"))
+	var maxBody int
+	switch c.get("destination") {
+	case "logs_ingestion":
+		for _, k := range []string{"workspace_id", "shared_key", "log_type", "time_generated_field"} {
+			if c.get(k) != "" && c.fromArg[k] {
+				return nil, fmt.Errorf("%s applies to destination data_collector only: remove it, or set --destination data_collector", k)
+			}
+		}
+		gz, err := strconv.ParseBool(c.get("gzip"))
+		if err != nil {
+			return nil, fmt.Errorf("gzip %q: want true or false", c.get("gzip"))
+		}
+		level, err := strconv.Atoi(c.get("gzip_level"))
+		if err != nil {
+			return nil, fmt.Errorf("gzip_level %q is not an integer", c.get("gzip_level"))
+		}
+		li := oms.LogsIngestionConfig{
+			Endpoint: c.get("endpoint"), DCRImmutableID: c.get("dcr_id"), Stream: c.get("stream"), Cloud: cloud,
+			DisableGzip: !gz, GzipLevel: level, Delivery: d,
+			Credential: oms.CredentialConfig{Kind: c.get("credential"), TenantID: c.get("tenant_id"), ClientID: c.get("client_id"),
+				ClientSecret: c.get("client_secret"), Token: c.get("token"), TokenFile: c.get("federated_token_file")},
+		}
+		if job.sink, err = oms.NewLogsIngestion(li); err != nil {
+			return nil, err
+		}
+		maxBody = li.MaxBodyBytes
+	case "data_collector":
+		tf := c.get("time_generated_field")
+		if tf == "" {
+			tf = "FlowTime"
+			if schema == flowparse.SeedSchema {
+				tf = schema.TimeColumn
+			}
+		}
+		if strings.EqualFold(tf, "TimeGenerated") {
+			return nil, errors.New("time_generated_field TimeGenerated is reserved by the Data Collector API: use another name, e.g. FlowTime")
+		}
+		rid, err := strconv.ParseBool(c.get("azure_resource_id"))
+		if err != nil {
+			return nil, fmt.Errorf("azure_resource_id %q: want true or false", c.get("azure_resource_id"))
+		}
+		job.enc.TimeField = tf
+		job.withRID = rid
+		dc := oms.DataCollectorConfig{
+			WorkspaceID: c.get("workspace_id"), SharedKey: c.get("shared_key"), LogType: c.get("log_type"),
+			TimeGeneratedField: tf, AzureResourceID: rid, Cloud: cloud, Endpoint: c.get("endpoint"), Delivery: d,
+		}
+		if job.sink, err = oms.NewDataCollector(dc); err != nil {
+			return nil, err
+		}
+		maxBody = dc.MaxBodyBytes
+	default:
+		return nil, fmt.Errorf("destination %q unknown: use logs_ingestion or data_collector", c.get("destination"))
+	}
+	if maxBody <= 0 {
+		maxBody = oms.LogsIngestionMaxBody
+		if c.get("destination") == "data_collector" {
+			maxBody = oms.DataCollectorDefaultBody
+		}
+	}
+	conc := max(d.Concurrency, 4)
+	job.chunk = min(max(16<<20, maxBody*conc), 128<<20)
+	return job, nil
+}
+
+// sendFile parses one file (or stdin) and sends its events in chunks.
+func (j *sendJob) sendFile(ctx context.Context, name string) {
+	j.tot.files++
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		j.fileError(name, err)
+		return
+	}
+	p := flowparse.Parser{OnEvent: func(e *flowparse.Event) {
+		j.ev.AppendWith(func(b []byte) []byte { return j.enc.Append(b, e) })
+		if j.withRID {
+			j.ev.SetResourceID(string(e.TargetResource))
+		}
+		if len(j.ev.Buf) >= j.chunk {
+			j.flush(ctx)
+		}
+	}}
+	perr := p.Parse(data)
+	j.tot.recordsSkipped += p.Stats.RecordsSkipped
+	j.tot.tuplesSkipped += p.Stats.TuplesSkipped
+	j.flush(ctx)
+	if perr != nil {
+		j.fileError(name, perr)
+	} else if p.Stats.Records == 0 {
+		j.fileError(name, errors.New("no flow-log record"))
+	}
+}
+
+func (j *sendJob) fileError(name string, err error) {
+	j.tot.badFiles++
+	j.endProgress()
+	fmt.Fprintf(j.stderr, "nsgflow send: %s: %v\n", name, err)
+}
+
+// flush cuts and sends the buffered events.
+func (j *sendJob) flush(ctx context.Context) {
+	n := j.ev.Len()
+	if n == 0 {
+		return
+	}
+	j.tot.parsed += int64(n)
+	rep := j.sink.Send(ctx, &j.ev, j.sink.Cut(&j.ev))
+	j.tot.accepted += int64(rep.EventsAccepted)
+	j.tot.rejected += int64(rep.EventsRejected)
+	j.tot.requests += rep.Requests
+	j.tot.retries += rep.Retries
+	j.tot.splits += rep.Splits
+	// Keep the first permanent error, else the last transient one.
+	if rep.Err != nil && !j.tot.permanentErrSeen {
+		j.tot.firstErr = rep.Err
+		j.tot.permanentErrSeen = rep.Permanent
+	}
+	j.ev.Reset()
+	if j.progress {
+		fmt.Fprintf(j.stderr, "\r\033[Ksent %d/%d events, %d requests, %d retries", j.tot.accepted, j.tot.parsed, j.tot.requests, j.tot.retries)
+		j.shownLine = true
+	}
+}
+
+func (j *sendJob) endProgress() {
+	if j.shownLine {
+		fmt.Fprint(j.stderr, "\n")
+		j.shownLine = false
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// sendKeys lists the setting keys, for docs and tests.
+func sendKeys() []string {
+	ks := make([]string, len(sendSettings))
+	for i, s := range sendSettings {
+		ks[i] = s.key
+	}
+	sort.Strings(ks)
+	return ks
+}
