@@ -193,7 +193,12 @@ func TestSendFailures(t *testing.T) {
 		{"unknown stream", func(s map[string]any) { s["stream"] = "Custom-Nope" }, nil, files[:1], 1, []string{"HTTP 400", "InvalidStream"}, "0 accepted"},
 		{"unreachable", func(s map[string]any) { s["endpoint"] = downURL; s["max_retries"] = 1 }, nil, files[:1], 1,
 			[]string{"gave up after 2 attempts"}, "0 accepted, 0 rejected, 9 not delivered"},
-		{"deadline", func(s map[string]any) { s["endpoint"] = downURL; s["max_retries"] = 50; s["min_backoff"] = "1s"; s["max_backoff"] = "10s" }, []string{"--timeout", "300ms"}, files[:1], 1,
+		{"deadline", func(s map[string]any) {
+			s["endpoint"] = downURL
+			s["max_retries"] = 50
+			s["min_backoff"] = "1s"
+			s["max_backoff"] = "10s"
+		}, []string{"--timeout", "300ms"}, files[:1], 1,
 			[]string{"deadline"}, "9 not delivered"},
 		{"missing file still sends the rest", nil, nil, []string{filepath.Join(dir, "nope.json"), files[0]}, 1,
 			[]string{"nope.json"}, "2 file(s) (1 failed), 9 events parsed, 9 accepted"},
