@@ -8,6 +8,7 @@ require (
 	github.com/fluent/fluent-bit-go v0.0.0-20230731091245-a7a013e2473c
 	github.com/json-iterator/go v1.1.12
 	github.com/klauspost/compress v1.20.4
+	go.yaml.in/yaml/v3 v3.0.5
 )
 
 require (
