@@ -1,0 +1,38 @@
+# Shipping: container images, Compose stacks, Kubernetes manifests, ARM
+# templates. Only static checks run in `make test` (no Docker engine, no
+# cluster, no Azure here): Compose files through `docker-compose config`,
+# manifests through kubectl's client-side decoding and the Go tests in
+# ./deploy (templates, queries, manifests and Compose wiring).
+COMPOSE ?= docker-compose
+IMAGE ?= nsgflow/fluent-bit:local
+CLI_IMAGE ?= nsgflow/cli:local
+
+SETUP_TARGETS += setup-compose
+TEST_TARGETS += check-compose check-k8s
+
+.PHONY: setup-compose check-compose check-k8s deploy-templates image image-cli
+
+# Installs the Debian docker-compose package only when it is missing.
+setup-compose:
+	@deploy/tools/install-docker-compose.sh
+
+check-compose:
+	$(COMPOSE) -f docker-compose.yml config -q
+	$(COMPOSE) --env-file deploy/docker/azure.env.example -f docker-compose.yml -f docker-compose.azure.yml config -q
+	$(GO) test -count=1 -run 'TestComposeStacks|TestDockerfile|TestImageFluentBitConfig' ./deploy/
+	@echo "check-compose: docker-compose.yml and the Azure override are valid"
+
+check-k8s:
+	deploy/tools/check-k8s.sh
+	$(GO) test -count=1 -run 'TestKubernetesManifests' ./deploy/
+
+# Rewrite deploy/nsgflow-{default,seed}.json after a schema change.
+deploy-templates:
+	$(GO) test -count=1 -run TestCommittedTemplatesAreCurrent ./deploy/ -update
+
+# Need a Docker engine (not available on the build machine).
+image:
+	docker build -t $(IMAGE) .
+
+image-cli:
+	docker build --target cli -t $(CLI_IMAGE) .
