@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -122,6 +124,10 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer, s
 	srv, err := emulator.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "nsgflow emulator: %v\n", err)
+		var pe *iofs.PathError
+		if errors.As(err, &pe) {
+			return 1 // the rows file could not be created
+		}
 		return 2
 	}
 	if _, err := srv.Start(); err != nil {
