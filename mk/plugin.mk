@@ -1,0 +1,34 @@
+# Fluent Bit output plugin (out_nsgflow.so), its C harness and chunk generator.
+PLUGIN_SO := $(BIN)/out_nsgflow.so
+CC ?= gcc
+
+BUILD_TARGETS += $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks
+TEST_TARGETS += test-harness
+BENCH_TARGETS += bench-plugin
+
+.PHONY: test-harness bench-plugin e2e
+
+# c-shared needs cgo; the header cgo writes beside the .so is not needed.
+$(PLUGIN_SO): FORCE
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $@ ./plugin/output
+	rm -f $(BIN)/out_nsgflow.h
+
+$(BIN)/harness: test/harness/harness.c
+	@mkdir -p $(BIN)
+	$(CC) -O2 -Wall -Wextra -o $@ $< -ldl -lpthread
+
+$(BIN)/genchunks: FORCE
+	$(GO) build -o $@ ./test/harness/genchunks
+
+# Loads the .so like Fluent Bit's Go proxy, against a local emulator.
+test-harness: $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks $(BIN)/nsgflow
+	test/harness/run.sh test
+
+# events/s through the plugin ABI with 1 and 4 flushers, and the Go heap.
+bench-plugin: $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks $(BIN)/nsgflow
+	test/harness/run.sh bench
+
+# A real Fluent Bit 4.x ($FLUENT_BIT_BIN) tailing NDJSON into the plugin;
+# skipped when FLUENT_BIT_BIN is unset. Not part of make test.
+e2e: $(PLUGIN_SO) $(BIN)/genchunks $(BIN)/nsgflow
+	test/harness/e2e.sh
