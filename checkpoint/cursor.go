@@ -51,6 +51,10 @@ type Cursor struct {
 	// Done: the done marker was set on the blob (or found there).
 	Done bool `json:"done,omitempty"`
 
+	// Resume is used by resource entries (not blobs): the earliest hour of
+	// the resource that may still need reading or acknowledgment.
+	Resume time.Time `json:"resume,omitzero"`
+
 	Updated time.Time `json:"updated,omitzero"`
 
 	// Version identifies the stored revision this cursor was loaded at

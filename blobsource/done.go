@@ -1,0 +1,127 @@
+package blobsource
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+
+	"github.com/nsgflow/nsgflow/blobsource/redact"
+	"github.com/nsgflow/nsgflow/checkpoint"
+)
+
+// pendingBlob is a closed blob whose records are not all acknowledged yet.
+type pendingBlob struct {
+	id   BlobID
+	key  string
+	size int64
+	etag azcore.ETag
+	hour time.Time
+	res  *resource
+}
+
+// maxPendingChecks bounds the cursor loads per cycle.
+const maxPendingChecks = 2000
+
+// checkPending drops closed blobs whose records were all acknowledged,
+// setting the done marker on them when configured.
+func (s *Source) checkPending(ctx context.Context) {
+	n := 0
+	for key, p := range s.pending {
+		if n++; n > maxPendingChecks || ctx.Err() != nil {
+			return
+		}
+		c, err := s.store.Load(ctx, key)
+		if errors.Is(err, checkpoint.ErrNotFound) {
+			delete(s.pending, key)
+			continue
+		}
+		if err != nil {
+			s.log.Warn("cannot load cursor", "blob", p.id.Name, "err", err)
+			continue
+		}
+		if !c.FullyAcked(p.size) {
+			continue
+		}
+		if s.cfg.DoneMarker.Enabled && !c.Done {
+			if s.markDone(ctx, p) {
+				_, err := checkpoint.Update(ctx, s.store, key, func(c *checkpoint.Cursor) error {
+					c.Done = true
+					return nil
+				})
+				if err != nil {
+					s.log.Warn("cannot save done flag", "blob", p.id.Name, "err", err)
+				}
+			}
+		}
+		delete(s.pending, key)
+	}
+}
+
+// hasMarker reports whether metadata carries the done marker. Keys compare
+// case-insensitively (the SDK canonicalises them).
+func (s *Source) hasMarker(md map[string]*string) bool {
+	for k, v := range md {
+		if strings.EqualFold(k, s.cfg.DoneMarker.Key) && v != nil && strings.EqualFold(*v, s.cfg.DoneMarker.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+var warnedNoWrite atomic.Bool
+
+// markDone sets the done marker on a closed, fully acknowledged blob,
+// keeping its other metadata, and only if the blob is unchanged since it
+// was closed (If-Match). It never touches a blob whose hour is still open:
+// the writer's next commit would wipe the metadata anyway.
+func (s *Source) markDone(ctx context.Context, p *pendingBlob) bool {
+	bc := p.res.cc.NewBlobClient(p.id.Name)
+	props, err := bc.GetProperties(ctx, nil)
+	if err != nil {
+		if !isNotFound(err) {
+			s.st.doneFailed.Add(1)
+			s.log.Warn("cannot read blob properties to set the done marker", "blob", p.id.Name, "err", redact.Error(err))
+		}
+		return false
+	}
+	if props.ETag == nil || *props.ETag != p.etag {
+		s.log.Warn("blob changed after it was closed; done marker not set", "blob", p.id.Name)
+		return false
+	}
+	if s.hasMarker(props.Metadata) {
+		return true
+	}
+	md := make(map[string]*string, len(props.Metadata)+1)
+	for k, v := range props.Metadata {
+		if !strings.EqualFold(k, s.cfg.DoneMarker.Key) {
+			md[k] = v
+		}
+	}
+	md[s.cfg.DoneMarker.Key] = to.Ptr(s.cfg.DoneMarker.Value)
+	_, err = bc.SetMetadata(ctx, md, &blob.SetMetadataOptions{
+		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: props.ETag}}})
+	if err != nil {
+		s.st.doneFailed.Add(1)
+		if bloberror.HasCode(err, bloberror.AuthorizationPermissionMismatch) || isForbidden(err) {
+			level := s.log.Debug
+			if !warnedNoWrite.Swap(true) {
+				level = s.log.Warn
+			}
+			level("cannot set the done marker: permission denied (a SAS needs the w permission, a role Storage Blob Data Contributor); reading continues without marking",
+				"blob", p.id.Name, "marker", s.cfg.DoneMarker.Key, "err", redact.Error(err))
+		} else {
+			s.log.Warn("cannot set the done marker", "blob", p.id.Name, "err", redact.Error(err))
+		}
+		return false
+	}
+	s.st.doneMarked.Add(1)
+	s.log.Info("done marker set", "blob", p.id.Name, "marker", s.cfg.DoneMarker.Key+"="+s.cfg.DoneMarker.Value)
+	return true
+}
