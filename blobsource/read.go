@@ -83,7 +83,7 @@ func (s *Source) observe(ctx context.Context, r *resource, it blobInfo, now time
 		}
 		s.blobs[key] = b
 	}
-	cycleNo := s.st.cycles.Load() + 1
+	cycleNo := s.st.cycles.Load()
 	if b.forbiddenGen == s.discoveryGen || now.Before(b.retryAt) || b.jobCycle == cycleNo {
 		return nil
 	}

@@ -126,7 +126,6 @@ func (s *Source) Run(ctx context.Context, fn Handler) error {
 			return nil
 		}
 		more, err := s.cycle(ctx, fn)
-		s.st.cycles.Add(1)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -169,6 +168,7 @@ func (r *resource) key(account string) string {
 // closing, acknowledgment checks, watermarks. more means backfill work
 // remains and the next cycle should follow at once.
 func (s *Source) cycle(ctx context.Context, fn Handler) (more bool, err error) {
+	s.st.cycles.Add(1)
 	now := s.cfg.Now().UTC()
 	if s.lastDiscovery.IsZero() || now.Sub(s.lastDiscovery) >= s.cfg.DiscoveryInterval || now.Before(s.lastDiscovery) {
 		if err := s.discover(ctx); err != nil {
