@@ -91,8 +91,8 @@ func SignDataCollector(workspaceID string, key []byte, contentLength int, date s
 	return "SharedKey " + workspaceID + ":" + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (s *dataCollector) newRequest(ctx context.Context, body, _ []byte, b Batch, reqID string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+func (s *dataCollector) newRequest(ctx context.Context, inner, _ []byte, b Batch, reqID string) (*http.Request, error) {
+	req, err := newPost(ctx, s.url, inner, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (s *dataCollector) newRequest(ctx context.Context, body, _ []byte, b Batch,
 	h.Set("Content-Type", "application/json")
 	h.Set("Log-Type", s.cfg.LogType)
 	h.Set("x-ms-date", date)
-	h.Set("Authorization", SignDataCollector(s.cfg.WorkspaceID, s.key, len(body), date))
+	h.Set("Authorization", SignDataCollector(s.cfg.WorkspaceID, s.key, int(req.ContentLength), date))
 	h.Set("x-ms-client-request-id", reqID)
 	if s.cfg.TimeGeneratedField != "" {
 		h.Set("time-generated-field", s.cfg.TimeGeneratedField)

@@ -1,6 +1,7 @@
 package oms
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/hex"
@@ -36,9 +37,9 @@ type outcome struct {
 
 // api is what differs between the two destinations.
 type api interface {
-	// newRequest builds one attempt's request. body is the uncompressed JSON
-	// array, gz its gzip form or nil.
-	newRequest(ctx context.Context, body, gz []byte, b Batch, reqID string) (*http.Request, error)
+	// newRequest builds one attempt's request. inner is the JSON array
+	// without its brackets (see arrayBody), gz the gzip form of the array or nil.
+	newRequest(ctx context.Context, inner, gz []byte, b Batch, reqID string) (*http.Request, error)
 	// classify maps a response to an outcome; attempt counts from 0.
 	classify(status int, h http.Header, respBody []byte, reqID string, attempt int, prev []int) outcome
 	// target is the redacted URL for messages.
@@ -208,13 +209,10 @@ func (e *engine) piece(ctx context.Context, ev *Events, b Batch, r *pieceResult)
 // attempts sends one body until it is accepted, must be split, fails
 // permanently, or retries run out.
 func (e *engine) attempts(ctx context.Context, ev *Events, b Batch, r *pieceResult) outcome {
-	bp := getBody()
-	defer putBody(bp)
-	*bp = buildBody((*bp)[:0], ev, b)
-	body := *bp
+	body := ev.inner(b)
 	var gz []byte
 	if e.gzip > 0 {
-		buf, err := compress(body, e.gzip)
+		buf, err := compressArray(body, e.gzip)
 		if err != nil {
 			return outcome{kind: outPermanent, err: e.errorf(0, "", true, "%s: gzip: %v", e.api.name(), err)}
 		}
@@ -297,6 +295,22 @@ func (e *engine) attempt(ctx context.Context, body, gz []byte, b Batch, reqID st
 		return outcome{kind: outTransient, err: e.errorf(resp.StatusCode, reqID, false, "%s: POST %s (request %s): HTTP %d, reading the response: %s", e.api.name(), e.api.target(), reqID, resp.StatusCode, transportError(rerr, ctx, actx))}
 	}
 	return e.api.classify(resp.StatusCode, resp.Header, rb, reqID, attempt, prev)
+}
+
+// newPost returns a POST whose body is payload, or, when payload is nil, the
+// JSON array "[" + inner + "]" streamed without a copy; either can be re-read
+// for retries and redirects.
+func newPost(ctx context.Context, url string, inner, payload []byte) (*http.Request, error) {
+	if payload != nil {
+		return http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &arrayReader{inner: inner})
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = int64(len(inner) + 2)
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(&arrayReader{inner: inner}), nil }
+	return req, nil
 }
 
 // transportError describes a transport failure without the URL that

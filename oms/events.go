@@ -5,11 +5,14 @@ import (
 	"math/bits"
 )
 
-// Events is a reusable buffer of encoded events: event i is
-// Buf[start(i):Ends[i]] where start(0) = 0 and start(i) = Ends[i-1].
-// ResourceIDs, when not nil, holds one Azure resource ID per event (used for
-// the Data Collector API's x-ms-AzureResourceId header). The zero value is
-// ready to use; an Events is not safe for concurrent mutation.
+// Events is a reusable buffer of encoded events. Each event in Buf is
+// followed by one ',' so that a run of events is already the inside of a JSON
+// array and a request body needs no copy: event i is Buf[start(i):Ends[i]]
+// where start(0) = 0 and start(i) = Ends[i-1]+1 (use Event). ResourceIDs,
+// when not nil, holds one Azure resource ID per event (used for the Data
+// Collector API's x-ms-AzureResourceId header). The zero value is ready to
+// use; an Events is not safe for concurrent mutation, and must not change
+// while Send runs.
 type Events struct {
 	Buf         []byte
 	Ends        []int
@@ -35,8 +38,12 @@ func (e *Events) start(i int) int {
 	if i == 0 {
 		return 0
 	}
-	return e.Ends[i-1]
+	return e.Ends[i-1] + 1
 }
+
+// inner returns the events of b joined by commas: the body without its
+// brackets.
+func (e *Events) inner(b Batch) []byte { return e.Buf[e.start(b.First):e.Ends[b.First+b.Count-1]] }
 
 // Append appends one encoded event (a JSON object) and returns its index.
 func (e *Events) Append(encoded []byte) int {
@@ -54,6 +61,7 @@ func (e *Events) AppendWith(f func(dst []byte) []byte) int {
 
 func (e *Events) end() int {
 	e.Ends = append(e.Ends, len(e.Buf))
+	e.Buf = append(e.Buf, ',')
 	if e.ResourceIDs != nil {
 		e.ResourceIDs = append(e.ResourceIDs, "")
 	}
@@ -112,7 +120,7 @@ func batchOf(ev *Events, first, count int, rid string) Batch {
 	return Batch{
 		First:      first,
 		Count:      count,
-		Bytes:      end - s + count + 1, // '[' + ']' + count-1 commas
+		Bytes:      end - s + 2, // '[' + events and their commas + ']'
 		Key:        batchKey(ev.Buf[s:end], count, rid),
 		ResourceID: rid,
 	}
@@ -219,7 +227,7 @@ func (c cutter) shrink(ev *Events, i int) (int, bool) {
 	}
 	d := (e - s) - len(t)
 	copy(ev.Buf[s:], t)
-	copy(ev.Buf[s+len(t):], ev.Buf[e:])
+	copy(ev.Buf[s+len(t):], ev.Buf[e:]) // from this event's comma on
 	ev.Buf = ev.Buf[:len(ev.Buf)-d]
 	for k := i; k < len(ev.Ends); k++ {
 		ev.Ends[k] -= d
@@ -227,27 +235,42 @@ func (c cutter) shrink(ev *Events, i int) (int, bool) {
 	return len(t), len(t)+2 <= c.maxBody
 }
 
-// batchKey hashes a batch's bytes 8 at a time (deterministic, platform
-// independent), then its event count and resource ID.
+// batchKey hashes a batch's bytes (deterministic, platform independent):
+// four independent multiply-rotate lanes over 32-byte blocks, then the tail,
+// the event count and the resource ID, then a final avalanche. Changing it
+// changes every Key: callers' memories from older versions stop matching.
 func batchKey(b []byte, count int, rid string) uint64 {
 	const (
-		p1 = 0x9E3779B185EBCA87
-		p2 = 0xC2B2AE3D27D4EB4F
+		p1 uint64 = 0x9E3779B185EBCA87
+		p2 uint64 = 0xC2B2AE3D27D4EB4F
+		p3 uint64 = 0x165667B19E3779F9
 	)
-	h := uint64(len(b))*p1 ^ uint64(count)*p2
+	n := uint64(len(b))
+	a1, a2, a3, a4 := uint64(0x60EA27EEADC0B5D6), p2, uint64(0), uint64(0x61C8864E7A143579) // p1+p2, p2, 0, -p1
+	for len(b) >= 32 {
+		a1 = bits.RotateLeft64(a1+binary.LittleEndian.Uint64(b)*p2, 31) * p1
+		a2 = bits.RotateLeft64(a2+binary.LittleEndian.Uint64(b[8:])*p2, 31) * p1
+		a3 = bits.RotateLeft64(a3+binary.LittleEndian.Uint64(b[16:])*p2, 31) * p1
+		a4 = bits.RotateLeft64(a4+binary.LittleEndian.Uint64(b[24:])*p2, 31) * p1
+		b = b[32:]
+	}
+	h := bits.RotateLeft64(a1, 1) + bits.RotateLeft64(a2, 7) + bits.RotateLeft64(a3, 12) + bits.RotateLeft64(a4, 18)
+	h ^= n * p3
 	for len(b) >= 8 {
-		v := binary.LittleEndian.Uint64(b)
-		h = bits.RotateLeft64(h^(v*p2), 31) * p1
+		h = bits.RotateLeft64(h^(binary.LittleEndian.Uint64(b)*p2), 27)*p1 + p3
 		b = b[8:]
 	}
-	var tail [8]byte
-	copy(tail[:], b)
-	h = bits.RotateLeft64(h^(binary.LittleEndian.Uint64(tail[:])*p2), 31) * p1
+	for _, c := range b {
+		h = bits.RotateLeft64(h^(uint64(c)*p3), 11) * p1
+	}
+	h = bits.RotateLeft64(h^(uint64(count)*p2), 29) * p1
 	for i := 0; i < len(rid); i++ {
 		h = (h ^ uint64(rid[i])) * 0x100000001b3
 	}
 	h ^= h >> 33
 	h *= p2
 	h ^= h >> 29
+	h *= p3
+	h ^= h >> 32
 	return h
 }

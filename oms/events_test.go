@@ -258,4 +258,38 @@ func TestRemaining(t *testing.T) {
 	}
 }
 
-const pinnedKey = 0x38dcb5dd99eb7327
+const pinnedKey uint64 = 0xb69afc0d9a207ced
+
+func TestArrayReader(t *testing.T) {
+	ev := synthEvents(7, 3)
+	b := cutter{maxBody: 1 << 20}.cut(ev)[0]
+	want := buildBody(nil, ev, b)
+	if !json.Valid(want) || want[0] != '[' || want[len(want)-1] != ']' || len(want) != b.Bytes {
+		t.Fatalf("body %q", want)
+	}
+	for _, chunk := range []int{1, 2, 7, 64, 4096} {
+		r := &arrayReader{inner: ev.inner(b)}
+		var got []byte
+		buf := make([]byte, chunk)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("chunk %d: %q", chunk, got)
+		}
+	}
+	var w bytes.Buffer
+	if n, err := (&arrayReader{inner: ev.inner(b)}).WriteTo(&w); err != nil || n != int64(len(want)) || !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("WriteTo %d %v %q", n, err, w.Bytes())
+	}
+	// Empty inner still gives [].
+	var e bytes.Buffer
+	(&arrayReader{}).WriteTo(&e)
+	if e.String() != "[]" {
+		t.Fatalf("%q", e.String())
+	}
+}

@@ -2,6 +2,7 @@ package oms
 
 import (
 	"bytes"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -14,11 +15,23 @@ const DefaultGzipLevel = 1
 var (
 	gzPools  [10]sync.Pool // *gzip.Writer per level 1..9
 	bufPool  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 )
 
+var (
+	openBracket  = []byte{'['}
+	closeBracket = []byte{']'}
+)
+
+// compressArray gzips "[" + inner + "]" into a pooled buffer; release it
+// with putBuffer.
+func compressArray(inner []byte, level int) (*bytes.Buffer, error) {
+	return compressParts(level, openBracket, inner, closeBracket)
+}
+
 // compress gzips src into a pooled buffer; release it with putBuffer.
-func compress(src []byte, level int) (*bytes.Buffer, error) {
+func compress(src []byte, level int) (*bytes.Buffer, error) { return compressParts(level, src) }
+
+func compressParts(level int, parts ...[]byte) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	zw, _ := gzPools[level].Get().(*gzip.Writer)
@@ -31,9 +44,11 @@ func compress(src []byte, level int) (*bytes.Buffer, error) {
 	} else {
 		zw.Reset(buf)
 	}
-	if _, err := zw.Write(src); err != nil {
-		bufPool.Put(buf)
-		return nil, err
+	for _, p := range parts {
+		if _, err := zw.Write(p); err != nil {
+			bufPool.Put(buf)
+			return nil, err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		bufPool.Put(buf)
@@ -49,26 +64,64 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-// buildBody appends the JSON array of batch b to dst.
+// buildBody appends the JSON array of batch b to dst (a copy; requests
+// stream the array from Events without one, see arrayReader).
 func buildBody(dst []byte, ev *Events, b Batch) []byte {
 	dst = append(dst, '[')
-	start := ev.start(b.First)
-	for i := b.First; i < b.First+b.Count; i++ {
-		if i > b.First {
-			dst = append(dst, ',')
-		}
-		end := ev.Ends[i]
-		dst = append(dst, ev.Buf[start:end]...)
-		start = end
-	}
+	dst = append(dst, ev.inner(b)...)
 	return append(dst, ']')
 }
 
-func getBody() *[]byte { return bodyPool.Get().(*[]byte) }
+// arrayReader reads "[" + inner + "]" without copying inner.
+type arrayReader struct {
+	inner []byte
+	off   int // bytes of the array already read
+}
 
-func putBody(p *[]byte) {
-	if cap(*p) <= 32<<20 {
-		*p = (*p)[:0]
-		bodyPool.Put(p)
+func (r *arrayReader) Read(p []byte) (int, error) {
+	total := len(r.inner) + 2
+	if r.off >= total {
+		return 0, io.EOF
 	}
+	n := 0
+	for n < len(p) && r.off < total {
+		switch {
+		case r.off == 0:
+			p[n] = '['
+			n++
+			r.off++
+		case r.off <= len(r.inner):
+			c := copy(p[n:], r.inner[r.off-1:])
+			n += c
+			r.off += c
+		default:
+			p[n] = ']'
+			n++
+			r.off++
+		}
+	}
+	return n, nil
+}
+
+// WriteTo lets net/http write the body without an intermediate buffer.
+func (r *arrayReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.off < len(r.inner)+2 {
+		var part []byte
+		switch {
+		case r.off == 0:
+			part = openBracket
+		case r.off <= len(r.inner):
+			part = r.inner[r.off-1:]
+		default:
+			part = closeBracket
+		}
+		n, err := w.Write(part)
+		total += int64(n)
+		r.off += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

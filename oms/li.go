@@ -1,7 +1,6 @@
 package oms
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -84,16 +83,12 @@ func (s *logsIngestion) Close() error {
 func (s *logsIngestion) name() string   { return "logs ingestion" }
 func (s *logsIngestion) target() string { return s.tgt }
 
-func (s *logsIngestion) newRequest(ctx context.Context, body, gz []byte, _ Batch, reqID string) (*http.Request, error) {
+func (s *logsIngestion) newRequest(ctx context.Context, inner, gz []byte, _ Batch, reqID string) (*http.Request, error) {
 	tok, err := s.tokens.get(ctx)
 	if err != nil {
 		return nil, s.errorf(0, reqID, isPermanentTokenError(err), "logs ingestion: request %s: getting a token for %s (credential %s): %v", reqID, s.cfg.Cloud.MonitorScope(), s.tokens.kind, err)
 	}
-	payload := body
-	if gz != nil {
-		payload = gz
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+	req, err := newPost(ctx, s.url, inner, gz)
 	if err != nil {
 		return nil, err
 	}

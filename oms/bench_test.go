@@ -1,0 +1,227 @@
+package oms
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/nsgflow/nsgflow/emulator"
+	"github.com/nsgflow/nsgflow/flowgen"
+	"github.com/nsgflow/nsgflow/flowparse"
+)
+
+const benchEvents = 20_000
+
+// benchFlows returns parsed events (deep copies) from flowgen VNet v4 blobs
+// with realistic settings, for encoding in the loop.
+func benchFlows(b *testing.B) []flowparse.Event {
+	b.Helper()
+	var out []flowparse.Event
+	var p flowparse.Parser
+	clone := func(v []byte) []byte { return bytes.Clone(v) }
+	p.OnEvent = func(e *flowparse.Event) {
+		if len(out) >= benchEvents {
+			return
+		}
+		c := *e
+		for _, f := range []*[]byte{&c.RecordTime, &c.Category, &c.FlowLogResource, &c.TargetResource, &c.SubscriptionID, &c.ResourceGroup,
+			&c.Name, &c.AclID, &c.Rule, &c.MAC, &c.Tuple, &c.SrcIP, &c.DestIP, &c.SrcPort, &c.DestPort, &c.Protocol, &c.Direction,
+			&c.Decision, &c.State, &c.Encryption} {
+			*f = clone(*f)
+		}
+		out = append(out, c)
+	}
+	opts := flowgen.Options{Format: flowgen.FormatVNetv4, Seed: 5, Resources: 10, TuplesPerRecord: 40, Rules: 4, IPv6Share: 0.1}
+	err := flowgen.Generate(opts, func(bl *flowgen.Blob) error {
+		if err := p.Blob(bl.Bytes()); err != nil {
+			return err
+		}
+		if len(out) >= benchEvents {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && err != errEnough {
+		b.Fatal(err)
+	}
+	return out
+}
+
+func perEvent(b *testing.B, events int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events), "ns/event")
+	b.ReportMetric(0, "ns/op")
+}
+
+func encodeAll(ev *Events, enc *flowparse.Encoder, flows []flowparse.Event) {
+	ev.Reset()
+	for i := range flows {
+		f := &flows[i]
+		ev.AppendWith(func(b []byte) []byte { return enc.Append(b, f) })
+	}
+}
+
+// BenchmarkLogsIngestionEncodeCompress: per event, encode + cut + gzip the
+// JSON array, on one core (DefaultGzipLevel).
+func BenchmarkLogsIngestionEncodeCompress(b *testing.B) {
+	flows := benchFlows(b)
+	enc := flowparse.NewEncoder(nil)
+	c := cutter{maxBody: LogsIngestionMaxBody, fieldLimit: LogsIngestionFieldLimit}
+	var ev Events
+	var raw, zipped int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		encodeAll(&ev, enc, flows)
+		for _, bt := range c.cut(&ev) {
+			z, err := compressArray(ev.inner(bt), DefaultGzipLevel)
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw, zipped = raw+bt.Bytes, zipped+z.Len()
+			putBuffer(z)
+		}
+	}
+	perEvent(b, len(flows))
+	b.ReportMetric(float64(raw)/float64(zipped), "ratio")
+	b.ReportMetric(float64(raw)/float64(b.N*len(flows)), "B/event")
+}
+
+// BenchmarkEncodeOnly: the flowparse encoder alone, for reference.
+func BenchmarkEncodeOnly(b *testing.B) {
+	flows := benchFlows(b)
+	enc := flowparse.NewEncoder(nil)
+	var ev Events
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		encodeAll(&ev, enc, flows)
+	}
+	perEvent(b, len(flows))
+}
+
+// BenchmarkGzipLevels measures compression alone on 1 MiB bodies of real
+// events per level: the basis of DefaultGzipLevel.
+func BenchmarkGzipLevels(b *testing.B) {
+	flows := benchFlows(b)
+	var ev Events
+	encodeAll(&ev, flowparse.NewEncoder(nil), flows)
+	bs := cutter{maxBody: LogsIngestionMaxBody, fieldLimit: LogsIngestionFieldLimit}.cut(&ev)
+	var bodies [][]byte
+	for _, bt := range bs {
+		bodies = append(bodies, buildBody(nil, &ev, bt))
+	}
+	for level := 1; level <= 9; level++ {
+		b.Run("level="+strconv.Itoa(level), func(b *testing.B) {
+			var raw, zipped int
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				for _, body := range bodies {
+					z, err := compress(body, level)
+					if err != nil {
+						b.Fatal(err)
+					}
+					raw, zipped = raw+len(body), zipped+z.Len()
+					putBuffer(z)
+				}
+			}
+			perEvent(b, len(flows))
+			b.ReportMetric(float64(raw)/float64(zipped), "ratio")
+		})
+	}
+}
+
+// BenchmarkDataCollectorEncode: per event, encode + cut + stream the body
+// (no compression in this API).
+func BenchmarkDataCollectorEncode(b *testing.B) {
+	flows := benchFlows(b)
+	enc := flowparse.NewEncoder(nil)
+	enc.TimeField = "FlowTime"
+	c := cutter{maxBody: DataCollectorDefaultBody, fieldLimit: DataCollectorFieldLimit}
+	var ev Events
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		encodeAll(&ev, enc, flows)
+		for _, bt := range c.cut(&ev) {
+			// What the transport does with the body: stream it, no copy.
+			if _, err := (&arrayReader{inner: ev.inner(bt)}).WriteTo(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	perEvent(b, len(flows))
+}
+
+// benchSend measures encode + cut + compress + send to a loopback server.
+func benchSend(b *testing.B, s Sink, api string) {
+	flows := benchFlows(b)
+	enc := encoderFor(api)
+	var ev Events
+	var requests int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		encodeAll(&ev, enc, flows)
+		rep := s.Send(context.Background(), &ev, s.Cut(&ev))
+		if !rep.OK() {
+			b.Fatal(rep.Err)
+		}
+		requests += rep.Requests
+	}
+	perEvent(b, len(flows))
+	b.ReportMetric(float64(b.N*len(flows))/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(requests)*1e6/float64(b.N*len(flows)), "req/Mevent")
+}
+
+func discardServer(b *testing.B, status int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(status)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkSendLoopback: end to end to an httptest server that discards.
+func BenchmarkSendLoopback(b *testing.B) {
+	b.Run("api=li", func(b *testing.B) {
+		srv := discardServer(b, 204)
+		s, err := NewLogsIngestion(liConfig(srv.URL, &fakeClock{}, nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		benchSend(b, s, "li")
+	})
+	b.Run("api=dc", func(b *testing.B) {
+		srv := discardServer(b, 200)
+		s, err := NewDataCollector(dcConfig(srv.URL, &fakeClock{}, nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		benchSend(b, s, "dc")
+	})
+}
+
+// BenchmarkSendEmulator: end to end to the emulator (checks on, rows counted
+// but not stored).
+func BenchmarkSendEmulator(b *testing.B) {
+	for _, api := range []string{"li", "dc"} {
+		b.Run("api="+api, func(b *testing.B) {
+			srv, err := emulator.New(emulator.Config{SharedKey: testSharedKey, BearerToken: testToken, WorkspaceID: testWorkspace, DiscardRows: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := srv.Start(); err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			benchSend(b, emulatorSink(b, api, srv, Delivery{}), api)
+		})
+	}
+}
