@@ -13,8 +13,8 @@ import (
 const DefaultGzipLevel = 1
 
 var (
-	gzPools  [10]sync.Pool // *gzip.Writer per level 1..9
-	bufPool  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	gzPools [10]sync.Pool // *gzip.Writer per level 1..9
+	bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
 var (
