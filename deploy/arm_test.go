@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the committed templates from th
 // samplesDir is the shared sample folder beside the repository checkout.
 var samplesDir = filepath.Join("..", "..", "shared", "samples")
 
-// committed lists the generated files kept in the repository.
+// committed lists the generated ARM files kept in the repository.
 var committed = []struct {
 	file   string
 	schema *flowparse.Schema
@@ -28,13 +28,27 @@ var committed = []struct {
 	{"nsgflow-seed.json", flowparse.SeedSchema},
 }
 
+// generated lists every generated file kept in the repository and how it
+// is rendered.
+var generated = []struct {
+	file   string
+	schema *flowparse.Schema
+	format string
+	render func(Options) ([]byte, error)
+}{
+	{"nsgflow-default.json", flowparse.DefaultSchema, "arm", ARM},
+	{"nsgflow-seed.json", flowparse.SeedSchema, "arm", ARM},
+	{"nsgflow-default.bicep", flowparse.DefaultSchema, "bicep", Bicep},
+	{"nsgflow-seed.bicep", flowparse.SeedSchema, "bicep", Bicep},
+}
+
 // TestCommittedTemplatesAreCurrent fails when a committed template differs
 // from what the schema renders today. Run `go test ./deploy -update` (or
 // `make deploy-templates`) after changing flowparse's schema.
 func TestCommittedTemplatesAreCurrent(t *testing.T) {
-	for _, c := range committed {
+	for _, c := range generated {
 		t.Run(c.file, func(t *testing.T) {
-			got, err := ARM(Options{Schema: c.schema})
+			got, err := c.render(Options{Schema: c.schema})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,8 +63,8 @@ func TestCommittedTemplatesAreCurrent(t *testing.T) {
 				t.Fatalf("%v (run go test ./deploy -update to create it)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s is stale: regenerate with `go test ./deploy -update` or `nsgflow dcr --schema %s -o deploy/%s`\n%s",
-					c.file, c.schema.Name, c.file, firstDiff(got, want))
+				t.Errorf("%s is stale: regenerate with `go test ./deploy -update` or `nsgflow dcr --schema %s --format %s -o deploy/%s`\n%s",
+					c.file, c.schema.Name, c.format, c.file, firstDiff(got, want))
 			}
 		})
 	}

@@ -26,7 +26,7 @@ check-k8s:
 	deploy/tools/check-k8s.sh
 	$(GO) test -count=1 -run 'TestKubernetesManifests' ./deploy/
 
-# Rewrite deploy/nsgflow-{default,seed}.json after a schema change.
+# Rewrite deploy/nsgflow-{default,seed}.{json,bicep} after a schema change.
 deploy-templates:
 	$(GO) test -count=1 -run TestCommittedTemplatesAreCurrent ./deploy/ -update
 

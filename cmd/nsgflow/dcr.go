@@ -22,10 +22,10 @@ func init() {
 // endpoint and the Monitoring Metrics Publisher role assignment, rendered
 // from a flowparse schema. docs/deploy.md shows how to deploy it.
 func runDCR(args []string, stdout, stderr io.Writer) int {
-	fs := commandFlags("dcr", "[--schema default|seed] [--table NAME] [--format arm] [-o FILE]", stderr)
+	fs := commandFlags("dcr", "[--schema default|seed] [--table NAME] [--format arm|bicep] [-o FILE]", stderr)
 	schemaName := fs.String("schema", "default", "row layout: default or seed")
 	table := fs.String("table", "", "custom table name without _CL (default NsgFlow, or NsgFlowSeed for the seed schema); the stream is Custom-NAME")
-	format := fs.String("format", "arm", "template language: arm (JSON)")
+	format := fs.String("format", "arm", "template language: arm (JSON) or bicep")
 	out := fs.String("o", "", "write to this file instead of standard output")
 	if err := fs.Parse(args); err != nil {
 		return exitStatus(err)
@@ -39,11 +39,16 @@ func runDCR(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nsgflow dcr: %v\n", err)
 		return 2
 	}
-	if *format != "arm" {
-		fmt.Fprintf(stderr, "nsgflow dcr: unknown --format %q (want arm)\n", *format)
+	render := deploy.ARM
+	switch *format {
+	case "arm":
+	case "bicep":
+		render = deploy.Bicep
+	default:
+		fmt.Fprintf(stderr, "nsgflow dcr: unknown --format %q (want arm or bicep)\n", *format)
 		return 2
 	}
-	b, err := deploy.ARM(deploy.Options{Schema: s, Table: *table})
+	b, err := render(deploy.Options{Schema: s, Table: *table})
 	if err != nil {
 		fmt.Fprintf(stderr, "nsgflow dcr: %v\n", err)
 		return 2

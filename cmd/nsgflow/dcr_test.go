@@ -21,6 +21,8 @@ func TestDCRCommand(t *testing.T) {
 		{name: "default", args: nil, sameAsFile: "nsgflow-default.json"},
 		{name: "default explicit", args: []string{"--schema", "default", "--format", "arm"}, sameAsFile: "nsgflow-default.json"},
 		{name: "seed", args: []string{"--schema", "seed"}, sameAsFile: "nsgflow-seed.json"},
+		{name: "bicep", args: []string{"--format", "bicep"}, sameAsFile: "nsgflow-default.bicep"},
+		{name: "seed bicep", args: []string{"--schema", "seed", "--format", "bicep"}, sameAsFile: "nsgflow-seed.bicep"},
 		{name: "custom table", args: []string{"--table", "Flows_CL"},
 			contains: []string{`"Custom-Flows"`, `"Custom-Flows_CL"`, `"tableName": "Flows_CL"`}},
 		{name: "bad schema", args: []string{"--schema", "nope"}, status: 2, stderr: "unknown schema"},
@@ -45,7 +47,7 @@ func TestDCRCommand(t *testing.T) {
 			if c.status != 0 || c.stderr != "" { // errors and -h print no template
 				return
 			}
-			if !json.Valid(stdout.Bytes()) {
+			if !strings.HasSuffix(c.sameAsFile, ".bicep") && !json.Valid(stdout.Bytes()) {
 				t.Fatalf("output is not JSON:\n%s", stdout.String())
 			}
 			if c.sameAsFile != "" {
