@@ -1,0 +1,401 @@
+package blobinput
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nsgflow/nsgflow/blobsource"
+	"github.com/nsgflow/nsgflow/checkpoint"
+	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/oms"
+)
+
+// ShipperOptions configure a Shipper.
+type ShipperOptions struct {
+	Sink  oms.Sink         // required
+	Store checkpoint.Store // required: where delivered ranges are acknowledged
+	Log   *Logger
+	// Schema and TimeField shape the events (default schema, its time column).
+	Schema    *flowparse.Schema
+	TimeField string
+	// AzureResourceID tags each event with its flow-log resource ID (Data
+	// Collector's x-ms-AzureResourceId).
+	AzureResourceID bool
+	// FlushBytes: send when this many bytes of events are waiting (default
+	// 4 MiB); Linger: or when the oldest waited this long (default 1s).
+	FlushBytes int
+	Linger     time.Duration
+	// MaxPendingBytes bounds the events waiting to be sent; the blob reader
+	// waits while more are pending (default 64 MiB).
+	MaxPendingBytes int
+	// SendTimeout bounds one Send call (default 2m); a batch not accepted
+	// then is sent again after a backoff.
+	SendTimeout time.Duration
+}
+
+// Shipper is the delivery half of `nsgflow run`: it expands every range the
+// blob source hands it into flat events (flowparse), sends them through an
+// oms.Sink in batches that may span several blobs, and acknowledges each
+// range in the checkpoint store once all of its events were accepted.
+// Batches that fail transiently are retried (only the pieces not accepted,
+// via oms.Remaining) until they are accepted or the Shipper is stopped;
+// ranges with events refused permanently are not acknowledged and counted.
+type Shipper struct {
+	o ShipperOptions
+
+	parsers sync.Pool
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when pending shrinks or grows
+	pend     oms.Events
+	items    []shipItem
+	oldest   time.Time
+	inflight bool
+	closing  bool
+
+	abort   context.Context // cancelled when Close gives up on sends
+	abortFn context.CancelFunc
+
+	acker *acker
+	done  chan struct{}
+
+	st shipCounters
+}
+
+// shipItem is one range and its events in a pending buffer.
+type shipItem struct {
+	ack          Ack
+	first, count int
+}
+
+type shipCounters struct {
+	chunks, records, events, tuplesSkipped, badRecords atomic.Int64
+	sends, requests, accepted, rejected, retries       atomic.Int64
+	rangesAcked, rangesFailed                          atomic.Int64
+}
+
+// NewShipper checks o and starts the sending goroutine.
+func NewShipper(o ShipperOptions) (*Shipper, error) {
+	if o.Sink == nil || o.Store == nil {
+		return nil, errors.New("blobinput: shipper needs a Sink and a Store")
+	}
+	if o.Log == nil {
+		o.Log = &Logger{}
+	}
+	if o.FlushBytes <= 0 {
+		o.FlushBytes = 4 << 20
+	}
+	if o.Linger <= 0 {
+		o.Linger = time.Second
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = 64 << 20
+	}
+	if o.MaxPendingBytes < o.FlushBytes {
+		o.MaxPendingBytes = o.FlushBytes
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 2 * time.Minute
+	}
+	s := &Shipper{o: o, acker: newAcker(o.Store, o.Log), done: make(chan struct{})}
+	s.cond = sync.NewCond(&s.mu)
+	s.parsers.New = func() any { return newChunkParser(o.Schema, o.TimeField, o.AzureResourceID) }
+	go s.acker.run()
+	go s.loop()
+	return s, nil
+}
+
+// chunkParser expands one chunk into events.
+type chunkParser struct {
+	p      flowparse.Parser
+	enc    *flowparse.Encoder
+	ev     oms.Events
+	cur    *flowparse.Event
+	encode func([]byte) []byte
+	rid    bool
+	ridStr string
+	spans  []Span
+}
+
+func newChunkParser(schema *flowparse.Schema, timeField string, rid bool) *chunkParser {
+	c := &chunkParser{enc: flowparse.NewEncoder(schema), rid: rid}
+	c.enc.TimeField = timeField
+	c.encode = func(b []byte) []byte { return c.enc.Append(b, c.cur) }
+	c.p.OnEvent = func(e *flowparse.Event) {
+		c.cur = e
+		c.ev.AppendWith(c.encode)
+		if c.rid {
+			if c.ridStr != string(e.FlowLogResource) {
+				c.ridStr = string(e.FlowLogResource)
+			}
+			c.ev.SetResourceID(c.ridStr)
+		}
+	}
+	return c
+}
+
+// Handle is the blobsource.Handler: it expands the chunk and queues its
+// events, waiting while too much is pending. A chunk with no event is
+// acknowledged at once.
+func (s *Shipper) Handle(ctx context.Context, c blobsource.Chunk) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error on %s [%d,%d): %v", c.Blob.Name, c.Start, c.End, r)
+			s.o.Log.Errorf("%v", err)
+		}
+	}()
+	s.st.chunks.Add(1)
+	if c.End <= c.Start {
+		return nil
+	}
+	cp := s.parsers.Get().(*chunkParser)
+	defer s.parsers.Put(cp)
+	cp.ev.Reset()
+	cp.p.Reset()
+	// Parse record by record (not the whole range at once) so that one
+	// record's events never straddle a cut and bad records are isolated.
+	cp.spans, _ = Split(cp.spans[:0], c.Data, c.Start)
+	for _, sp := range cp.spans {
+		if err := cp.p.Record(sp.JSON); err != nil {
+			s.st.badRecords.Add(1)
+			s.o.Log.Warnf("%s: record [%d,%d) is not flow-log JSON; skipped", c.Blob.Name, sp.Off, sp.End)
+		}
+	}
+	s.st.records.Add(int64(len(cp.spans)))
+	s.st.tuplesSkipped.Add(cp.p.Stats.TuplesSkipped)
+	ack := Ack{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End}
+	if cp.ev.Len() == 0 {
+		s.acker.add(ack)
+		s.st.rangesAcked.Add(1)
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.pend.Buf) > 0 && len(s.pend.Buf)+len(cp.ev.Buf) > s.o.MaxPendingBytes && !s.closing {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.cond.Wait()
+	}
+	if s.closing {
+		return errors.New("shipper closed")
+	}
+	first := s.pend.Len()
+	for i := 0; i < cp.ev.Len(); i++ {
+		s.pend.Append(cp.ev.Event(i))
+		if cp.rid {
+			s.pend.SetResourceID(cp.ev.ResourceIDs[i])
+		}
+	}
+	if len(s.items) == 0 {
+		s.oldest = time.Now()
+	}
+	s.items = append(s.items, shipItem{ack: ack, first: first, count: cp.ev.Len()})
+	s.st.events.Add(int64(cp.ev.Len()))
+	s.cond.Broadcast()
+	return nil
+}
+
+// loop sends pending events: when FlushBytes are waiting, when the oldest
+// waited Linger, or at once when closing.
+func (s *Shipper) loop() {
+	defer close(s.done)
+	var ev oms.Events
+	var items []shipItem
+	for {
+		s.mu.Lock()
+		for {
+			if len(s.items) > 0 && (s.closing || len(s.pend.Buf) >= s.o.FlushBytes || time.Since(s.oldest) >= s.o.Linger) {
+				break
+			}
+			if s.closing && len(s.items) == 0 {
+				s.mu.Unlock()
+				return
+			}
+			if len(s.items) > 0 {
+				// Wake up when the linger ends.
+				wait := s.o.Linger - time.Since(s.oldest)
+				t := time.AfterFunc(wait, func() { s.mu.Lock(); s.cond.Broadcast(); s.mu.Unlock() })
+				s.cond.Wait()
+				t.Stop()
+				continue
+			}
+			s.cond.Wait()
+		}
+		// Take everything pending.
+		ev, s.pend = s.pend, ev
+		s.pend.Reset()
+		items, s.items = s.items, items[:0]
+		s.inflight = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
+
+		s.send(&ev, items)
+
+		s.mu.Lock()
+		s.inflight = false
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	}
+}
+
+// stopCtx ends when Close gave up waiting.
+func (s *Shipper) stopCtx() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.abort == nil {
+		s.abort, s.abortFn = context.WithCancel(context.Background())
+	}
+	return s.abort
+}
+
+// send delivers ev, retrying what was not accepted, then acknowledges the
+// items whose events were all accepted.
+func (s *Shipper) send(ev *oms.Events, items []shipItem) {
+	ctx := s.stopCtx()
+	batches := s.o.Sink.Cut(ev)
+	seen := map[uint64]struct{}{}
+	todo := batches
+	var rejected []oms.Batch
+	for attempt := 0; ; attempt++ {
+		sctx, cancel := context.WithTimeout(ctx, s.o.SendTimeout)
+		rep := s.o.Sink.Send(sctx, ev, todo)
+		cancel()
+		s.st.sends.Add(1)
+		s.st.requests.Add(int64(rep.Requests))
+		s.st.accepted.Add(int64(rep.EventsAccepted))
+		for _, k := range rep.Remember {
+			seen[k] = struct{}{}
+		}
+		for i, b := range todo {
+			if i < len(rep.Rejected) && rep.Rejected[i] {
+				rejected = append(rejected, b)
+			}
+		}
+		if rep.Permanent || rep.EventsRejected > 0 {
+			s.st.rejected.Add(int64(rep.EventsRejected))
+			s.o.Log.Errorf("destination refused %d events permanently (their blob ranges stay unacknowledged and are read again after a restart): %v", rep.EventsRejected, rep.Err)
+		}
+		if rep.OK() {
+			break
+		}
+		left := oms.Remaining(ev, batches, func(k uint64) bool { _, ok := seen[k]; return ok })
+		// Rejected pieces are not retried.
+		todo = todo[:0:0]
+		for _, b := range left {
+			if !overlapsAny(rejected, b.First, b.First+b.Count) {
+				todo = append(todo, b)
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			n := 0
+			for _, b := range todo {
+				n += b.Count
+			}
+			s.o.Log.Warnf("exit: %d events not accepted yet; their blob ranges are read again at the next start", n)
+			rejected = append(rejected, todo...)
+			break
+		}
+		s.st.retries.Add(1)
+		wait := min(time.Second<<min(attempt, 5), 30*time.Second)
+		wait = wait/2 + rand.N(wait/2+1)
+		s.o.Log.Warnf("%d batches not accepted yet, sending them again in %v: %v", len(todo), wait.Round(time.Millisecond), rep.Err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	acks := make([]Ack, 0, len(items))
+	for _, it := range items {
+		if overlapsAny(rejected, it.first, it.first+it.count) {
+			s.st.rangesFailed.Add(1)
+			continue
+		}
+		acks = append(acks, it.ack)
+	}
+	s.st.rangesAcked.Add(int64(len(acks)))
+	s.acker.add(acks...)
+}
+
+func overlapsAny(bs []oms.Batch, first, end int) bool {
+	for _, b := range bs {
+		if b.First < end && first < b.First+b.Count {
+			return true
+		}
+	}
+	return false
+}
+
+// Idle reports whether nothing is pending or being sent, and every
+// acknowledgment was written.
+func (s *Shipper) Idle() bool {
+	s.mu.Lock()
+	busy := len(s.items) > 0 || s.inflight
+	s.mu.Unlock()
+	if busy {
+		return false
+	}
+	s.acker.mu.Lock()
+	defer s.acker.mu.Unlock()
+	return len(s.acker.pending) == 0 && !s.acker.busy
+}
+
+// Close sends what is pending, waiting up to grace (then abandons the sends:
+// their ranges stay unacknowledged), writes the acknowledgments, and closes
+// the sink. It reports whether everything finished in time.
+func (s *Shipper) Close(grace time.Duration) bool {
+	deadline := time.Now().Add(grace)
+	s.stopCtx()
+	s.mu.Lock()
+	s.closing = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	ok := true
+	t := time.NewTimer(max(time.Until(deadline)-500*time.Millisecond, 0))
+	select {
+	case <-s.done:
+	case <-t.C:
+		ok = false
+		s.abortFn()
+		<-s.done
+	}
+	t.Stop()
+	if !s.acker.close(max(time.Until(deadline), 200*time.Millisecond)) {
+		ok = false
+	}
+	_ = s.o.Sink.Close()
+	return ok
+}
+
+// ShipStats is a snapshot of a Shipper's counters.
+type ShipStats struct {
+	Chunks, Records, Events, TuplesSkipped, BadRecords int64
+	Sends, Requests, Accepted, Rejected, Retries       int64
+	RangesAcked, RangesFailed, AckWrites, AckFailures  int64
+	PendingBytes                                       int
+}
+
+// Stats returns the counters so far.
+func (s *Shipper) Stats() ShipStats {
+	s.mu.Lock()
+	pb := len(s.pend.Buf)
+	s.mu.Unlock()
+	return ShipStats{
+		Chunks: s.st.chunks.Load(), Records: s.st.records.Load(), Events: s.st.events.Load(),
+		TuplesSkipped: s.st.tuplesSkipped.Load(), BadRecords: s.st.badRecords.Load(),
+		Sends: s.st.sends.Load(), Requests: s.st.requests.Load(), Accepted: s.st.accepted.Load(),
+		Rejected: s.st.rejected.Load(), Retries: s.st.retries.Load(),
+		RangesAcked: s.st.rangesAcked.Load(), RangesFailed: s.st.rangesFailed.Load(),
+		AckWrites: s.acker.acked.Load(), AckFailures: s.acker.failed.Load(), PendingBytes: pb,
+	}
+}
