@@ -145,7 +145,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	}
 	p.stats.records.Add(int64(w.records))
 	if w.ev.Len() == 0 {
-		p.ack(w, nil)
+		p.ack(w, nil, nil)
 		if decodeErr != nil && w.records == 0 {
 			return p.result(Error)
 		}
@@ -166,7 +166,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	p.stats.eventsAccepted.Add(int64(rep.EventsAccepted))
 	if rep.OK() {
 		p.mem.forget(key)
-		p.ack(w, nil)
+		p.ack(w, nil, retried(seen, todo))
 		p.o.Log.Debugf("tag %q: %d records, %d events in %d batches (%d sent now, %d requests): all accepted", clip(tag), w.records, w.ev.Len(), len(batches), len(todo), rep.Requests)
 		if decodeErr != nil {
 			return p.result(Error)
@@ -174,6 +174,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 		return p.result(OK)
 	}
 	// Remember what was accepted, and find what was not.
+	retry := retried(seen, todo)
 	if seen == nil {
 		seen = make(map[uint64]struct{}, len(rep.Remember))
 	}
@@ -181,7 +182,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 		seen[k] = struct{}{}
 	}
 	left := oms.Remaining(&w.ev, batches, func(k uint64) bool { _, ok := seen[k]; return ok })
-	p.ack(w, left)
+	p.ack(w, left, retry)
 	if rep.Permanent {
 		p.mem.forget(key)
 		p.stats.eventsRejected.Add(int64(rep.EventsRejected))
@@ -209,15 +210,32 @@ func (p *Pipeline) result(r Result) Result {
 	return r
 }
 
-// ack passes the provenance of every record none of whose events are in
-// left (batches not accepted) to the Acker.
-func (p *Pipeline) ack(w *worker, left []oms.Batch) {
+// retried returns the pieces sent in this attempt when the chunk is a retry
+// (records outside them were acknowledged by an earlier attempt), else nil.
+func retried(seen map[uint64]struct{}, todo []oms.Batch) []oms.Batch {
+	if len(seen) == 0 {
+		return nil
+	}
+	if todo == nil {
+		return []oms.Batch{}
+	}
+	return todo
+}
+
+// ack passes to the Acker the provenance of every record none of whose
+// events are in left (not accepted). On a retry (sentNow not nil) only
+// records with events in sentNow are new: the others were acknowledged by
+// the attempt that delivered them.
+func (p *Pipeline) ack(w *worker, left, sentNow []oms.Batch) {
 	if p.o.Acker == nil || len(w.prov) == 0 {
 		return
 	}
 	out := w.ackBuf[:0]
 	for _, r := range w.prov {
 		if overlaps(left, r.first, r.first+r.count) {
+			continue
+		}
+		if sentNow != nil && !overlaps(sentNow, r.first, r.first+r.count) {
 			continue
 		}
 		out = append(out, r.p)
@@ -332,4 +350,11 @@ func (p *Pipeline) skipped(kind int, detail string) {
 			p.o.Log.Warnf("skipping input: %s (%s); further skips of this kind are only counted", name, detail)
 		}
 	}
+}
+
+// inflightCount is the number of flushes running (tests).
+func (p *Pipeline) inflightCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inflight
 }
