@@ -97,7 +97,7 @@ func newFakeSink(t testing.TB, maxBody int) *fakeSink {
 }
 
 func (f *fakeSink) Cut(ev *oms.Events) []oms.Batch { return f.cut.Cut(ev) }
-func (f *fakeSink) Close() error                    { return nil }
+func (f *fakeSink) Close() error                   { return nil }
 
 func (f *fakeSink) Send(ctx context.Context, ev *oms.Events, batches []oms.Batch) oms.Report {
 	f.mu.Lock()

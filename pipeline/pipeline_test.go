@@ -287,5 +287,3 @@ func (d *discardSink) Send(_ context.Context, _ *oms.Events, batches []oms.Batch
 	}
 	return rep
 }
-
-
