@@ -27,7 +27,7 @@ ARG DISTROLESS_CLI=gcr.io/distroless/base-debian12:nonroot
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
-ENV CGO_ENABLED=1 GOFLAGS=-trimpath
+ENV CGO_ENABLED=1 GOFLAGS="-trimpath -buildvcs=false"
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
