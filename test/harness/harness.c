@@ -494,7 +494,11 @@ int main(int argc, char **argv)
                 memset(&j, 0, sizeof(j));
                 j.in = in;
                 j.list = list;
-                j.n = group_chunks(in->group, list, rounds > 200 ? 200 : rounds);
+                /* the "big" chunks when there are, else the instance's own */
+                j.n = group_chunks("big", list, rounds > 200 ? 200 : rounds);
+                if (j.n == 0) {
+                    j.n = group_chunks(in->group, list, rounds > 200 ? 200 : rounds);
+                }
                 j.max_attempts = 50;
                 t0 = now_ms();
                 for (k = 0; k < threads[t]; k++) {
@@ -504,8 +508,8 @@ int main(int argc, char **argv)
                     pthread_join(th[k], NULL);
                 }
                 ms = now_ms() - t0;
-                printf("bench %s flushers=%d: %ld events in %d chunks, %.0f ms, %.0f events/s (%d retries, %d not ok)\n",
-                       in->group, threads[t], (long) j.events, j.n, ms, j.events / (ms / 1000.0), (int) j.retry,
+                printf("bench %s (%s) flushers=%d: %ld events in %d chunks, %.0f ms, %.0f events/s (%d retries, %d not ok)\n",
+                       in->group, get_property("destination", in), threads[t], (long) j.events, j.n, ms, j.events / (ms / 1000.0), (int) j.retry,
                        (int) j.final_not_ok);
                 fflush(stdout);
             }

@@ -16,7 +16,8 @@
 //
 // check compares EventId multisets: every expected event must be stored
 // exactly as often as expected, no other row may exist in the table, and no
-// row may carry a _nsgflow_ field.
+// row may carry a _nsgflow_ field. The "big" group (bench only) holds
+// larger chunks of the two real captures.
 package main
 
 import (
@@ -147,6 +148,9 @@ func runGen(args []string) error {
 		if err := genGroup(w, *samples, timeField); err != nil {
 			return err
 		}
+	}
+	if err := genBig(*out, *samples, &manifest); err != nil {
+		return err
 	}
 	if err := genGarbage(*out, &manifest); err != nil {
 		return err
@@ -281,6 +285,40 @@ func mustMap(m map[string]any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// genBig writes the bench chunks: every record of the two real captures
+// (319 events) as raw maps in one chunk of about 100 KB, the size class of a
+// busy Fluent Bit chunk; 4 variants differing only in their timestamps.
+func genBig(dir, samples string, manifest *bytes.Buffer) error {
+	for v := 0; v < 4; v++ {
+		w := &chunkWriter{dir: dir, group: "big", manifest: manifest, n: v}
+		for _, s := range blobSamples[4:] {
+			data, err := os.ReadFile(filepath.Join(samples, s))
+			if err != nil {
+				return err
+			}
+			var blob struct {
+				Records []json.RawMessage `json:"records"`
+			}
+			if err := json.Unmarshal(data, &blob); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+			for _, raw := range blob.Records {
+				var m map[string]any
+				d := json.NewDecoder(bytes.NewReader(raw))
+				d.UseNumber()
+				if err := d.Decode(&m); err != nil {
+					return err
+				}
+				w.add(mustMap(m), countEvents(raw))
+			}
+		}
+		if err := w.endChunk(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // genGarbage writes chunks that are not valid: cut, random bytes, forged lengths.
