@@ -236,41 +236,44 @@ func (c cutter) shrink(ev *Events, i int) (int, bool) {
 }
 
 // batchKey hashes a batch's bytes (deterministic, platform independent):
-// four independent multiply-rotate lanes over 32-byte blocks, then the tail,
-// the event count and the resource ID, then a final avalanche. Changing it
-// changes every Key: callers' memories from older versions stop matching.
+// three lanes fold 48-byte blocks with 64x64->128-bit multiplies, then the
+// tail, the length, the event count and the resource ID are folded in the
+// same way. It is not a cryptographic hash; flow logs are not adversarial
+// input. Changing it changes every Key: callers' memories from older
+// versions stop matching (TestCutDeterministicKeys pins one value).
 func batchKey(b []byte, count int, rid string) uint64 {
 	const (
-		p1 uint64 = 0x9E3779B185EBCA87
-		p2 uint64 = 0xC2B2AE3D27D4EB4F
-		p3 uint64 = 0x165667B19E3779F9
+		k0 uint64 = 0xa0761d6478bd642f
+		k1 uint64 = 0xe7037ed1a0b428db
+		k2 uint64 = 0x8ebc6af09c88c6e3
+		k3 uint64 = 0x589965cc75374cc3
 	)
+	le := binary.LittleEndian
 	n := uint64(len(b))
-	a1, a2, a3, a4 := uint64(0x60EA27EEADC0B5D6), p2, uint64(0), uint64(0x61C8864E7A143579) // p1+p2, p2, 0, -p1
-	for len(b) >= 32 {
-		a1 = bits.RotateLeft64(a1+binary.LittleEndian.Uint64(b)*p2, 31) * p1
-		a2 = bits.RotateLeft64(a2+binary.LittleEndian.Uint64(b[8:])*p2, 31) * p1
-		a3 = bits.RotateLeft64(a3+binary.LittleEndian.Uint64(b[16:])*p2, 31) * p1
-		a4 = bits.RotateLeft64(a4+binary.LittleEndian.Uint64(b[24:])*p2, 31) * p1
-		b = b[32:]
+	s0, s1, s2 := k0^n, k1^n, k2^n
+	for len(b) >= 48 {
+		s0 = mix(le.Uint64(b)^k1, le.Uint64(b[8:])^s0)
+		s1 = mix(le.Uint64(b[16:])^k2, le.Uint64(b[24:])^s1)
+		s2 = mix(le.Uint64(b[32:])^k3, le.Uint64(b[40:])^s2)
+		b = b[48:]
 	}
-	h := bits.RotateLeft64(a1, 1) + bits.RotateLeft64(a2, 7) + bits.RotateLeft64(a3, 12) + bits.RotateLeft64(a4, 18)
-	h ^= n * p3
-	for len(b) >= 8 {
-		h = bits.RotateLeft64(h^(binary.LittleEndian.Uint64(b)*p2), 27)*p1 + p3
-		b = b[8:]
+	s0 ^= s1 ^ s2
+	for len(b) >= 16 {
+		s0 = mix(le.Uint64(b)^k1, le.Uint64(b[8:])^s0)
+		b = b[16:]
 	}
-	for _, c := range b {
-		h = bits.RotateLeft64(h^(uint64(c)*p3), 11) * p1
-	}
-	h = bits.RotateLeft64(h^(uint64(count)*p2), 29) * p1
+	var tail [16]byte
+	copy(tail[:], b)
+	s0 = mix(le.Uint64(tail[:])^k1, le.Uint64(tail[8:])^s0^uint64(len(b)))
+	s0 = mix(s0^k2, uint64(count)^k3)
 	for i := 0; i < len(rid); i++ {
-		h = (h ^ uint64(rid[i])) * 0x100000001b3
+		s0 = (s0 ^ uint64(rid[i])) * 0x100000001b3
 	}
-	h ^= h >> 33
-	h *= p2
-	h ^= h >> 29
-	h *= p3
-	h ^= h >> 32
-	return h
+	return mix(s0^k0, n^k3)
+}
+
+// mix multiplies to 128 bits and folds the halves.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }

@@ -3,6 +3,7 @@ package oms
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -258,7 +259,7 @@ func TestRemaining(t *testing.T) {
 	}
 }
 
-const pinnedKey uint64 = 0xb69afc0d9a207ced
+const pinnedKey uint64 = 0x6001d325b231c310
 
 func TestArrayReader(t *testing.T) {
 	ev := synthEvents(7, 3)
@@ -291,5 +292,37 @@ func TestArrayReader(t *testing.T) {
 	(&arrayReader{}).WriteTo(&e)
 	if e.String() != "[]" {
 		t.Fatalf("%q", e.String())
+	}
+}
+
+// TestBatchKeySpread: keys of many similar batches (every run of 1..40
+// consecutive events, and every one-bit change of one body) never collide.
+func TestBatchKeySpread(t *testing.T) {
+	ev := synthEvents(3000, 20)
+	seen := map[uint64]string{}
+	add := func(k uint64, what string) {
+		if prev, ok := seen[k]; ok {
+			t.Fatalf("key collision: %s and %s", prev, what)
+		}
+		seen[k] = what
+	}
+	for first := 0; first < ev.Len(); first++ {
+		for c := 1; c <= 40 && first+c <= ev.Len(); c++ {
+			add(batchOf(ev, first, c, "").Key, fmt.Sprint(first, "+", c))
+		}
+	}
+	body := []byte(strings.Repeat(`{"a":"0123456789abcdef"},`, 7) + `{"z":1}`)
+	for i := range body {
+		for bit := 0; bit < 8; bit++ {
+			b := bytes.Clone(body)
+			b[i] ^= 1 << bit
+			add(batchKey(b, 8, ""), fmt.Sprint("flip ", i, ".", bit))
+		}
+	}
+	add(batchKey(body, 8, ""), "original")
+	add(batchKey(body, 8, "/r/1"), "rid")
+	add(batchKey(body, 7, ""), "count")
+	if len(seen) < 100_000 {
+		t.Fatalf("only %d keys", len(seen))
 	}
 }
