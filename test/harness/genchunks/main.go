@@ -4,6 +4,7 @@
 // expected. Plain Go, no cgo.
 //
 //	genchunks gen   -samples DIR -out DIR
+//	genchunks lines -samples DIR -out FILE.ndjson -expected FILE.txt
 //	genchunks check -rows ROWS.ndjson -expected EXPECTED.ndjson -table T [-group NAME]
 //
 // gen writes, per destination group (li, dc), chunks holding each sample
@@ -13,6 +14,9 @@
 // (_nsgflow_*), flat events, and records the plugin must skip; plus garbage
 // chunks. manifest.tsv lists "group<TAB>file<TAB>events". expected.txt names
 // the inputs whose `nsgflow parse` output is the expected event set.
+//
+// lines writes every sample record as one compact JSON line (what Fluent
+// Bit's tail reads into a "log" field without a parser) for make e2e.
 //
 // check compares EventId multisets: every expected event must be stored
 // exactly as often as expected, no other row may exist in the table, and no
@@ -46,6 +50,8 @@ func main() {
 		err = runGen(os.Args[2:])
 	case "check":
 		err = runCheck(os.Args[2:])
+	case "lines":
+		err = runLines(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -341,6 +347,52 @@ func genGarbage(dir string, manifest *bytes.Buffer) error {
 		fmt.Fprintf(manifest, "garbage\t%s\t0\n", name)
 	}
 	return nil
+}
+
+func runLines(args []string) error {
+	fs := flag.NewFlagSet("lines", flag.ExitOnError)
+	samples := fs.String("samples", filepath.Join("..", "shared", "samples"), "shared samples folder")
+	out := fs.String("out", "", "NDJSON output file")
+	expected := fs.String("expected", "", "file listing the inputs of the expected events")
+	_ = fs.Parse(args)
+	if *out == "" || *expected == "" {
+		return fmt.Errorf("lines: -out and -expected are required")
+	}
+	var b, exp bytes.Buffer
+	for _, s := range blobSamples {
+		path := filepath.Join(*samples, s)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var blob struct {
+			Records []json.RawMessage `json:"records"`
+		}
+		if err := json.Unmarshal(data, &blob); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		for _, r := range blob.Records {
+			if err := json.Compact(&b, r); err != nil {
+				return err
+			}
+			b.WriteByte('\n')
+		}
+		fmt.Fprintln(&exp, path)
+	}
+	for _, s := range []string{ndjsonLogSample, flatSample} {
+		path := filepath.Join(*samples, s)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		b.Write(bytes.TrimSpace(data))
+		b.WriteByte('\n')
+		fmt.Fprintln(&exp, path)
+	}
+	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(*expected, exp.Bytes(), 0o644)
 }
 
 func runCheck(args []string) error {
