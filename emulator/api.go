@@ -163,7 +163,6 @@ func (s *Server) logsIngestion(r *http.Request, reqID string, out *bytes.Buffer)
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
-		r.Header.Del("Authorization")
 		return "", n, &apiError{401, "AuthenticationFailed", "Authentication failed. The Authorization header is missing or is not a bearer token."}
 	}
 	if s.cfg.BearerToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.BearerToken)) != 1 {

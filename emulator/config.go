@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -27,7 +28,8 @@ const (
 
 // Config says what the emulator accepts and how it misbehaves.
 type Config struct {
-	// Addr is the listen address; DefaultAddr (a random loopback port) when empty.
+	// Addr is the listen address; DefaultAddr (a random loopback port) when
+	// empty. Only loopback hosts are accepted.
 	Addr string
 	// WorkspaceID is the workspace the Data Collector API signs for;
 	// DefaultWorkspaceID when empty.
@@ -181,10 +183,29 @@ var (
 	dcrIDRE      = regexp.MustCompile(`^dcr-[0-9a-f]{32}$`)
 )
 
+// checkLoopback refuses listen addresses off the loopback interface: the
+// emulator speaks plain HTTP and takes secrets.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("emulator: listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("emulator: listen address %q is not loopback (use 127.0.0.1, [::1] or localhost)", addr)
+	}
+	return nil
+}
+
 // withDefaults fills defaults and checks the configuration.
 func (c Config) withDefaults() (Config, error) {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
+	}
+	if err := checkLoopback(c.Addr); err != nil {
+		return c, err
 	}
 	if c.WorkspaceID == "" {
 		c.WorkspaceID = DefaultWorkspaceID

@@ -316,6 +316,9 @@ func TestConfigErrors(t *testing.T) {
 		mod  func(*emulator.Config)
 	}{
 		{"key not base64", func(c *emulator.Config) { c.SharedKey = "***" }},
+		{"all interfaces", func(c *emulator.Config) { c.Addr = ":8088" }},
+		{"non-loopback address", func(c *emulator.Config) { c.Addr = "10.1.2.3:0" }},
+		{"no port", func(c *emulator.Config) { c.Addr = "127.0.0.1" }},
 		{"bad dcr id", func(c *emulator.Config) {
 			c.DCRs = []emulator.DCR{{ImmutableID: "dcr-xyz", Streams: []emulator.Stream{{Name: "Custom-A", Columns: []string{"A"}}}}}
 		}},

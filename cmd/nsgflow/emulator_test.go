@@ -66,6 +66,7 @@ func TestEmulatorUsageErrors(t *testing.T) {
 		{"key not base64", []string{"--shared-key-file", tok}, 2, "base64"},
 		{"bad dcr id", []string{"--token-file", tok, "--dcr-id", "dcr-1"}, 2, "immutable ID"},
 		{"unknown flag", []string{"--nope"}, 2, "not defined"},
+		{"not loopback", []string{"--token-file", tok, "--addr", "0.0.0.0:8088"}, 2, "not loopback"},
 		{"rows file in a missing folder", []string{"--token-file", tok, "--out", filepath.Join(dir, "no", "rows.ndjson")}, 1, "rows file"},
 	}
 	for _, tc := range tests {
