@@ -57,7 +57,9 @@ func TestParseConfig(t *testing.T) {
 		{"connection string", MapConfig{"storage_connection_string": "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=" + testKey, "checkpoint_dir": "d"},
 			func(c Config) bool { return strings.HasPrefix(c.Source.Auth.ConnectionString, "DefaultEndpoints") }},
 		{"managed identity", MapConfig{"storage_account": "a", "storage_auth": "managed-identity", "storage_client_id": "cid", "checkpoint_dir": "d"},
-			func(c Config) bool { return c.Source.Auth.Method == blobsource.AuthManagedIdentity && c.Source.Auth.ClientID == "cid" }},
+			func(c Config) bool {
+				return c.Source.Auth.Method == blobsource.AuthManagedIdentity && c.Source.Auth.ClientID == "cid"
+			}},
 		{"lists and filters", with("containers", "insights-logs-flowlogflowevent, other-one", "mac_addresses", "00-0D-3A-00-00-01,", "subscriptions", "S1,S2"),
 			func(c Config) bool {
 				return len(c.Source.Containers) == 2 && len(c.Source.Filter.MACs) == 1 && len(c.Source.Filter.Subscriptions) == 2
