@@ -99,6 +99,10 @@ type Config struct {
 
 	LogsIngestion oms.LogsIngestionConfig
 	DataCollector oms.DataCollectorConfig
+
+	// Warnings are harmless oddities to log at Init, e.g. keys of the other
+	// destination (env-driven configs often set both).
+	Warnings []string
 }
 
 // ParseConfig reads and validates every key. Errors name the key and the
@@ -179,11 +183,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 			}
 		}
 		c.LogsIngestion = li
-		for _, k := range []string{"workspace_id", "shared_key", "shared_key_file", "log_type", "time_generated_field", "azure_resource_id"} {
-			if g.Get(k) != "" {
-				p.fail("%s applies to destination data_collector only: remove it, or set destination data_collector", k)
-			}
-		}
+		c.Warnings = otherKeys(g, DestDataCollector, "workspace_id", "shared_key", "shared_key_file", "log_type", "time_generated_field", "azure_resource_id")
 	case DestDataCollector:
 		def := DefaultDCTimeField
 		if c.Schema.Name == "seed" {
@@ -216,16 +216,23 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		if c.DataCollector.SharedKey == "" && p.err == nil {
 			p.fail("shared_key is not set: give the workspace key as shared_key ${VAR} or in shared_key_file")
 		}
-		for _, k := range []string{"dcr_id", "stream", "credential", "client_secret", "client_secret_file", "token_file", "gzip"} {
-			if g.Get(k) != "" {
-				p.fail("%s applies to destination logs_ingestion only: remove it, or set destination logs_ingestion", k)
-			}
-		}
+		c.Warnings = otherKeys(g, DestLogsIngestion, "dcr_id", "stream", "credential", "tenant_id", "client_secret", "client_secret_file", "token_file", "federated_token_file", "gzip")
 	}
 	if p.err != nil {
 		return Config{}, p.err
 	}
 	return c, nil
+}
+
+// otherKeys lists, as warnings, keys that are set but apply only to dest.
+func otherKeys(g ConfigGetter, dest string, keys ...string) []string {
+	var w []string
+	for _, k := range keys {
+		if strings.TrimSpace(g.Get(k)) != "" {
+			w = append(w, fmt.Sprintf("%s is ignored: it applies to destination %s only", k, dest))
+		}
+	}
+	return w
 }
 
 // NewSink builds the delivery sink the configuration describes, with its log

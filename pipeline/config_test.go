@@ -109,8 +109,16 @@ func TestParseConfig(t *testing.T) {
 		{"static without token", with(liBase(), "credential", "static"), "token_file", nil},
 		{"secret and file", with(liBase(), "credential", "client_secret", "tenant_id", "t", "client_id", "c", "client_secret", testSecret, "client_secret_file", keyFile), "keep one", nil},
 		{"missing secret file", with(liBase(), "credential", "static", "token_file", filepath.Join(dir, "nope")), "token_file", nil},
-		{"dc key on li", with(liBase(), "workspace_id", testWS), "workspace_id applies to destination data_collector", nil},
-		{"li key on dc", with(dcBase(), "dcr_id", testDCR), "dcr_id applies to destination logs_ingestion", nil},
+		{"dc key on li is a warning", with(liBase(), "workspace_id", testWS), "", func(t *testing.T, c Config) {
+			if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "workspace_id is ignored") {
+				t.Fatalf("warnings %q", c.Warnings)
+			}
+		}},
+		{"li key on dc is a warning", with(dcBase(), "dcr_id", testDCR, "credential", "default"), "", func(t *testing.T, c Config) {
+			if len(c.Warnings) != 2 || !strings.Contains(c.Warnings[0], "dcr_id is ignored: it applies to destination logs_ingestion") {
+				t.Fatalf("warnings %q", c.Warnings)
+			}
+		}},
 		{"dc missing workspace", with(dcBase(), "workspace_id", ""), "workspace_id", nil},
 		{"dc bad workspace", with(dcBase(), "workspace_id", "myworkspace"), "workspace_id", nil},
 		{"dc missing key", with(dcBase(), "shared_key", ""), "shared_key", nil},

@@ -74,6 +74,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		return output.FLB_ERROR
 	}
 	log := &pipeline.Logger{W: os.Stderr, Level: cfg.LogLevel, Name: name}
+	for _, w := range cfg.Warnings {
+		log.Warnf("configuration: %s", w)
+	}
 	sink, err := cfg.NewSink(log)
 	if err != nil {
 		log.Errorf("invalid configuration: %v", err)
