@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
@@ -133,7 +134,7 @@ func (s *Source) blobInfo(it *container.BlobItem) (blobInfo, bool) {
 		s.log.Debug("not a flow-log blob, ignored", "blob", *it.Name)
 		return blobInfo{}, false
 	}
-	bi := blobInfo{name: *it.Name, path: p, size: *it.Properties.ContentLength, etag: *it.Properties.ETag,
+	bi := blobInfo{name: *it.Name, path: p, size: *it.Properties.ContentLength, etag: normETag(*it.Properties.ETag),
 		metadata: it.Metadata}
 	if it.Properties.LastModified != nil {
 		bi.lastMod = *it.Properties.LastModified
@@ -249,4 +250,13 @@ func (s *Source) saveWatermarks(ctx context.Context, liveFrom time.Time) {
 		}
 		r.resume = w
 	}
+}
+
+// normETag returns the quoted form of an ETag: listings give 0x8D... while
+// response headers give "0x8D...". Both are compared and sent quoted.
+func normETag(e azcore.ETag) azcore.ETag {
+	if len(e) > 0 && e[0] != '"' && e != azcore.ETagAny {
+		return azcore.ETag(`"` + string(e) + `"`)
+	}
+	return e
 }

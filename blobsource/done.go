@@ -91,7 +91,7 @@ func (s *Source) markDone(ctx context.Context, p *pendingBlob) bool {
 		}
 		return false
 	}
-	if props.ETag == nil || *props.ETag != p.etag {
+	if props.ETag == nil || normETag(*props.ETag) != p.etag {
 		s.log.Warn("blob changed after it was closed; done marker not set", "blob", p.id.Name)
 		return false
 	}

@@ -143,7 +143,7 @@ func (s *Source) poll(ctx context.Context, j *job, fn Handler) {
 			s.st.changed.Add(1)
 			props, perr := b.res.cc.NewBlobClient(b.id.Name).GetProperties(ctx, nil)
 			if perr == nil && props.ContentLength != nil && props.ETag != nil {
-				j.info.size, j.info.etag = *props.ContentLength, *props.ETag
+				j.info.size, j.info.etag = *props.ContentLength, normETag(*props.ETag)
 				j.closable = false
 				continue
 			}
