@@ -375,7 +375,12 @@ func (s *Server) serveDown(w http.ResponseWriter, r *http.Request) {
 		}
 		time.Sleep(d)
 		if err := s.SetDown(false); err != nil {
-			s.log.Error("emulator: coming back up", "err", err)
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if !closed {
+				s.log.Error("emulator: coming back up", "err", err)
+			}
 		}
 	}()
 }

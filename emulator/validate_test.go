@@ -1,11 +1,15 @@
 package emulator_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +350,70 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error leaks the key: %v", err)
 			}
 		})
+	}
+}
+
+// rawRequest sends req as written on a fresh connection and returns the
+// status line.
+func rawRequest(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func TestProtocolEdges(t *testing.T) {
+	srv := start(t, baseConfig())
+	date := testNow.Format(http.TimeFormat)
+	tests := []struct {
+		name string
+		req  string
+		want string
+	}{
+		{"data collector without Content-Length (chunked)",
+			"POST /api/logs?api-version=2016-04-01 HTTP/1.1\r\nHost: ws.ods.opinsights.azure.com\r\nContent-Type: application/json\r\nLog-Type: T\r\n" +
+				"x-ms-date: " + date + "\r\nAuthorization: SharedKey " + testWorkspace + ":" + sign(testKey, 2, date) + "\r\n" +
+				"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n[]\r\n0\r\n\r\n",
+			"HTTP/1.1 411 Length Required"},
+		{"data collector GET",
+			"GET /api/logs?api-version=2016-04-01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 405 Method Not Allowed"},
+		{"logs ingestion GET",
+			"GET /dataCollectionRules/" + emulator.DefaultDCRImmutableID + "/streams/" + emulator.DefaultStream + "?api-version=2023-01-01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 405 Method Not Allowed"},
+		{"logs ingestion without api-version",
+			"POST /dataCollectionRules/" + emulator.DefaultDCRImmutableID + "/streams/" + emulator.DefaultStream + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 400 Bad Request"},
+		{"logs ingestion path without stream",
+			"POST /dataCollectionRules/" + emulator.DefaultDCRImmutableID + "?api-version=2023-01-01 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			"HTTP/1.1 404 Not Found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rawRequest(t, srv.Addr(), tc.req); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetryAfterZero(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Faults = emulator.Faults{TooManyRequests: 1, RetryAfter: -1}
+	srv := start(t, cfg)
+	req, _ := http.NewRequest("POST", srv.IngestionURL(emulator.DefaultDCRImmutableID, emulator.DefaultStream), strings.NewReader(`[]`))
+	code, _, h := do(t, req)
+	if code != 429 || h.Get("Retry-After") != "0" {
+		t.Fatalf("got %d with Retry-After %q, want 429 with 0", code, h.Get("Retry-After"))
 	}
 }
