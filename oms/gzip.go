@@ -13,7 +13,7 @@ import (
 const DefaultGzipLevel = 1
 
 var (
-	gzPools [10]sync.Pool // *gzip.Writer per level 1..9
+	gzPools [13]sync.Pool // *gzip.Writer per level -3..9, at level+3
 	bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
@@ -34,7 +34,7 @@ func compress(src []byte, level int) (*bytes.Buffer, error) { return compressPar
 func compressParts(level int, parts ...[]byte) (*bytes.Buffer, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	zw, _ := gzPools[level].Get().(*gzip.Writer)
+	zw, _ := gzPools[level+3].Get().(*gzip.Writer)
 	if zw == nil {
 		var err error
 		if zw, err = gzip.NewWriterLevel(buf, level); err != nil {
@@ -54,7 +54,7 @@ func compressParts(level int, parts ...[]byte) (*bytes.Buffer, error) {
 		bufPool.Put(buf)
 		return nil, err
 	}
-	gzPools[level].Put(zw)
+	gzPools[level+3].Put(zw)
 	return buf, nil
 }
 
