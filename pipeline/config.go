@@ -80,6 +80,7 @@ var Keys = []Key{
 	{"shared_key_file", "", "data_collector", "File holding the shared key."},
 	{"log_type", "", "data_collector", "Table name without `_CL`: letters, digits, underscore (required)."},
 	{"time_generated_field", DefaultDCTimeField + " (default schema), DateTime (seed)", "data_collector", "Body field holding the event time, sent as `time-generated-field`; the event-time column is renamed to it. `TimeGenerated` is reserved by the API."},
+	{"checkpoint_dir", "", "both", "Checkpoint directory shared with the `nsgflow_blob` input: records carrying `_nsgflow_*` provenance are acknowledged there once all their events were accepted. Empty: no acknowledgment."},
 	{"azure_resource_id", "off", "data_collector", "Send each event's flow-log resource ID as `x-ms-AzureResourceId` (resource-context access)."},
 }
 
@@ -92,6 +93,8 @@ type Config struct {
 	FlushDeadline       time.Duration
 	Grace               time.Duration
 	MaxRememberedChunks int
+	// CheckpointDir, when set, is where delivered records are acknowledged.
+	CheckpointDir string
 	// TimeField renames the schema's time column (Data Collector).
 	TimeField string
 	// AzureResourceID tags events with their resource ID (Data Collector).
@@ -122,6 +125,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 	c.FlushDeadline = p.duration("flush_deadline", DefaultFlushDeadline, time.Second, 10*time.Minute)
 	c.Grace = p.duration("grace", DefaultGrace, 0, time.Minute)
 	c.MaxRememberedChunks = p.integer("max_remembered_chunks", DefaultMaxRememberedChunks, 0, 1<<20)
+	c.CheckpointDir = p.str("checkpoint_dir", "")
 
 	d := oms.Delivery{
 		Concurrency:    p.integer("concurrency", DefaultConcurrency, 1, 256),

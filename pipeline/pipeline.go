@@ -38,17 +38,25 @@ func (r Result) String() string {
 // to each record; they are stripped before shipping.
 const ProvenancePrefix = "_nsgflow_"
 
-// Provenance field names.
+// Provenance field names, as the blob input plugin (package blobinput)
+// writes them.
 const (
-	FieldSource = ProvenancePrefix + "src" // blob identity
-	FieldOffset = ProvenancePrefix + "off" // first byte of the record's range
-	FieldEnd    = ProvenancePrefix + "end" // byte after the range
+	FieldSource = ProvenancePrefix + "src"   // blob identity: the checkpoint key
+	FieldGen    = ProvenancePrefix + "gen"   // cursor generation
+	FieldOffset = ProvenancePrefix + "off"   // first byte of the record's range
+	FieldEnd    = ProvenancePrefix + "end"   // byte after the range
+	FieldN      = ProvenancePrefix + "n"     // expand mode: 1-based event index in its record
+	FieldTotal  = ProvenancePrefix + "total" // expand mode: events of the record
 )
 
-// Provenance says where a record came from, as the blob input plugin wrote it.
+// Provenance says where a record came from, as the blob input plugin wrote
+// it. N and Total are set (N >= 1) when the record is one flat event of a
+// record the input expanded: the range is complete once all Total are acked.
 type Provenance struct {
 	Source   string
+	Gen      int64
 	Off, End int64
+	N, Total int64
 }
 
 // Acker is told which records' events were all accepted, so a checkpoint

@@ -127,10 +127,16 @@ func (w *worker) record(rec []byte) {
 				if s, ok := fbchunk.Str(it.Value()); ok {
 					pv.Source = string(s)
 				}
+			case FieldGen:
+				pv.Gen, _ = fbchunk.Int(it.Value())
 			case FieldOffset:
 				pv.Off, _ = fbchunk.Int(it.Value())
 			case FieldEnd:
 				pv.End, _ = fbchunk.Int(it.Value())
+			case FieldN:
+				pv.N, _ = fbchunk.Int(it.Value())
+			case FieldTotal:
+				pv.Total, _ = fbchunk.Int(it.Value())
 			}
 		}
 	}

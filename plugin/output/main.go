@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/fluent/fluent-bit-go/output"
+	"github.com/nsgflow/nsgflow/checkpoint"
 	"github.com/nsgflow/nsgflow/pipeline"
 )
 
@@ -82,7 +83,18 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		log.Errorf("invalid configuration: %v", err)
 		return output.FLB_ERROR
 	}
+	var acker pipeline.Acker
+	if cfg.CheckpointDir != "" {
+		store, err := checkpoint.NewDir(cfg.CheckpointDir)
+		if err != nil {
+			log.Errorf("invalid configuration: checkpoint_dir: %v", err)
+			_ = sink.Close()
+			return output.FLB_ERROR
+		}
+		acker = pipeline.CheckpointAcker{Store: store}
+	}
 	pipe, err := pipeline.New(pipeline.Options{
+		Acker:               acker,
 		Sink:                sink,
 		Schema:              cfg.Schema,
 		TimeField:           cfg.TimeField,
