@@ -262,3 +262,5 @@ func genBlob(t *testing.T, o flowgen.Options, i int) *flowgen.Blob {
 	}
 	return b
 }
+
+func flowgenStart() time.Time { return flowgen.DefaultStart.Add(17 * time.Minute) }
