@@ -177,3 +177,16 @@ type recordingGetter struct {
 }
 
 func (r recordingGetter) Get(k string) string { r.seen[k] = true; return r.MapConfig.Get(k) }
+
+// TestDocsListEveryKey keeps docs/plugin-output.md in step with Keys.
+func TestDocsListEveryKey(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "plugin-output.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys {
+		if !strings.Contains(string(doc), "| `"+k.Name+"` | "+k.Applies+" |") {
+			t.Errorf("docs/plugin-output.md has no table row for key %q (%s)", k.Name, k.Applies)
+		}
+	}
+}
