@@ -70,15 +70,23 @@ func measure(b *testing.B, bb benchBlob, body func() int) {
 	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	cpu0 := processCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		body()
 	}
 	b.StopTimer()
+	cpu := processCPU() - cpu0
 	runtime.ReadMemStats(&m1)
 	total := float64(b.N) * float64(bb.tuples)
 	b.ReportMetric(total/b.Elapsed().Seconds(), "tuples/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/tuple")
+	// CPU time per tuple, and the rate one core would reach at that cost:
+	// stable when other processes share the machine, unlike the wall clock.
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/total, "cpu-ns/tuple")
+		b.ReportMetric(total/cpu.Seconds(), "cpu-tuples/s")
+	}
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/total, "allocs/tuple")
 }
 
