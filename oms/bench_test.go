@@ -250,3 +250,18 @@ func BenchmarkSendEmulator(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBatchKey: the batch key hash alone, over 1 MiB of events.
+func BenchmarkBatchKey(b *testing.B) {
+	ev := synthEvents(4000, 200)
+	bt := cutter{maxBody: LogsIngestionMaxBody}.cut(ev)[0]
+	in := ev.inner(bt)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuNow()
+	for i := 0; i < b.N; i++ {
+		batchKey(in, bt.Count, "")
+	}
+	b.ReportMetric(float64((cpuNow()-cpu0).Nanoseconds())/float64(b.N)/float64(len(in))*1080, "cpu-ns/1080B")
+}
