@@ -13,9 +13,12 @@
 //	batches := sink.Cut(&ev)
 //	rep := sink.Send(ctx, &ev, batches)
 //
-// Event i is ev.Buf[ev.Ends[i-1]:ev.Ends[i]] (from 0 for the first event).
-// When the Data Collector sink sends x-ms-AzureResourceId, ResourceIDs holds
-// one resource ID per event; otherwise it may be nil.
+// Each event is stored in ev.Buf followed by one comma, so a run of events is
+// already the inside of a JSON array: request bodies are streamed (or
+// gzipped) straight from the buffer, never copied. Read event i with
+// ev.Event(i). When the Data Collector sink sends x-ms-AzureResourceId,
+// ResourceIDs holds one resource ID per event (SetResourceID); otherwise it
+// may be nil. Events must not change while Send runs.
 //
 // # Cutting
 //
@@ -32,8 +35,9 @@
 //
 // # Sending and retries
 //
-// Send posts up to Concurrency batches at once (compressing them in
-// parallel), retries inside, and returns a Report with per-batch outcome:
+// Send posts up to Concurrency batches at once (each worker gzips its own
+// batch, at DefaultGzipLevel unless configured; writers and buffers are
+// pooled), retries inside, and returns a Report with per-batch outcome:
 //
 //   - 2xx success (204 Logs Ingestion, 200 Data Collector): accepted.
 //   - 429: wait Retry-After (seconds or HTTP date), else exponential backoff
@@ -42,11 +46,15 @@
 //   - 413 (and a Data Collector 404 whose body says the payload is too
 //     large): split the batch in two halves by event count (left half
 //     Count/2 events) and send each half; a one-event piece is rejected.
-//   - 400, 401, 403, 404 and other 4xx: permanent, not retried; the error says
-//     what to fix.
+//   - 400, 403, 404 and other 4xx: permanent, not retried; the error says
+//     what to fix. A Logs Ingestion 401 fetches a new token and retries once.
 //
+// Backoff is exponential with full jitter between MinBackoff and MaxBackoff.
 // Retries stop when MaxRetries is reached or when the next wait would pass
 // ctx's deadline; the batch is then reported as not accepted (transient).
+// Every attempt carries a fresh x-ms-client-request-id that error messages
+// quote; the Data Collector signature and x-ms-date are recomputed on every
+// attempt. docs/oms.md is the full reference.
 //
 // # Partial acceptance and resending without duplicates
 //
