@@ -300,3 +300,49 @@ func (d *discardSink) Send(_ context.Context, _ *oms.Events, batches []oms.Batch
 	}
 	return rep
 }
+
+// TestConcurrentFlushes flushes 8 chunks from 8 goroutines on one pipeline
+// (Fluent Bit's workers); every batch fails on its first send, so each chunk
+// goes through RETRY and the memory. Every event must be accepted once.
+func TestConcurrentFlushes(t *testing.T) {
+	// (the NSG capture: the VNet one repeats records, which would share batches)
+	recs := sampleRecords(t, "sumologic-blob_fixtures.json")
+	sink := newFakeSink(t, 4096)
+	sink.answer = func(_ int, b oms.Batch) string {
+		if sink.sent[b.Key] == 1 {
+			return "fail"
+		}
+		return "ok"
+	}
+	p := newTestPipeline(t, sink, Options{})
+	var wg sync.WaitGroup
+	want := 0
+	results := make([][]Result, len(recs))
+	for i, r := range recs {
+		want += countEvents(r)
+		chunk := entry(t, nil, map[string]any{"log": string(r), "n": i})
+		wg.Add(1)
+		go func(i int, chunk []byte) {
+			defer wg.Done()
+			for attempt := 0; attempt < 5; attempt++ {
+				res := p.Flush(chunk, "flow")
+				results[i] = append(results[i], res)
+				if res == OK {
+					return
+				}
+			}
+		}(i, chunk)
+	}
+	wg.Wait()
+	for i, rs := range results {
+		if len(rs) != 2 || rs[0] != Retry || rs[1] != OK {
+			t.Fatalf("chunk %d results %v, want [RETRY OK]", i, rs)
+		}
+	}
+	if len(sink.rows) != want {
+		t.Fatalf("%d events accepted, want %d", len(sink.rows), want)
+	}
+	if st := p.Stats(); st.RememberedChunks != 0 || st.Retry != int64(len(recs)) || st.OK != int64(len(recs)) {
+		t.Fatalf("stats %+v", st)
+	}
+}
