@@ -121,7 +121,13 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 // proxy calls FLBPluginFlushCtx when it exists, so this only refuses.
 //
 //export FLBPluginFlush
-func FLBPluginFlush(data unsafe.Pointer, length C.int, tag *C.char) int {
+func FLBPluginFlush(data unsafe.Pointer, length C.int, tag *C.char) (rc int) {
+	defer func() {
+		if recover() != nil {
+			rc = output.FLB_ERROR
+		}
+	}()
+	bootLog(pluginName).Errorf("flush without context: this Fluent Bit is too old for the plugin (needs FLBPluginFlushCtx)")
 	return output.FLB_ERROR
 }
 

@@ -56,6 +56,7 @@ cat >"$WORK/fluent-bit.conf" <<CONF
     Name           tail
     Path           $WORK/input.ndjson
     Read_from_Head true
+    Buffer_Max_Size 4M
     Tag            flow.e2e
     storage.type   filesystem
 
