@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -75,8 +74,6 @@ func (s *Source) hasMarker(md map[string]*string) bool {
 	return false
 }
 
-var warnedNoWrite atomic.Bool
-
 // markDone sets the done marker on a closed, fully acknowledged blob,
 // keeping its other metadata, and only if the blob is unchanged since it
 // was closed (If-Match). It never touches a blob whose hour is still open:
@@ -111,7 +108,7 @@ func (s *Source) markDone(ctx context.Context, p *pendingBlob) bool {
 		s.st.doneFailed.Add(1)
 		if bloberror.HasCode(err, bloberror.AuthorizationPermissionMismatch) || isForbidden(err) {
 			level := s.log.Debug
-			if !warnedNoWrite.Swap(true) {
+			if !s.warnedNoWrite.Swap(true) {
 				level = s.log.Warn
 			}
 			level("cannot set the done marker: permission denied (a SAS needs the w permission, a role Storage Blob Data Contributor); reading continues without marking",

@@ -166,7 +166,7 @@ func (s *Source) poll(ctx context.Context, j *job, fn Handler) {
 				j.forbid = true
 			case errors.As(err, &de):
 				s.st.deliveryFails.Add(1)
-				s.log.Warn("chunk not taken; the range will be read again", "blob", b.id.Name, "err", de.err)
+				s.log.Warn("chunk not taken; the range will be read again", "blob", b.id.Name, "err", redact.Error(de.err))
 				j.err = err
 			default:
 				s.st.readErrors.Add(1)

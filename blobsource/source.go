@@ -30,7 +30,8 @@ type Source struct {
 	account string
 	start   time.Time // first hour for resources without a checkpoint; zero = beginning
 
-	st statsCounters
+	st            statsCounters
+	warnedNoWrite atomic.Bool // the missing-w warning is logged once
 
 	// Owned by the Run goroutine.
 	resources     map[string]*resource
