@@ -137,8 +137,10 @@ type Faults struct {
 	// connection without answering: the client sees an error for rows that
 	// were ingested (so it resends them: duplicates).
 	DropAfterAccept float64
-	Slow            float64
-	SlowDelay       time.Duration
+	// Slow delays a request by SlowDelay (2s when zero) before it is
+	// handled; it is still handled if the client gave up meanwhile.
+	Slow      float64
+	SlowDelay time.Duration
 	// Seed makes the draw sequence deterministic.
 	Seed int64
 	// FailFirst makes the first N API requests fail with FailFirstKind

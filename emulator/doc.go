@@ -47,7 +47,8 @@
 //   - GET /healthz, GET /stats (Stats as JSON), POST /admin/down?for=3s
 //     (SetDown(true), then SetDown(false) after the duration).
 //
-// Any Host header is accepted: clients keep their Azure host names' paths and
+// The emulator listens on loopback only (it speaks plain HTTP and takes
+// secrets). Any Host header is accepted: clients keep their Azure host names' paths and
 // swap only scheme, host and port for URL().
 //
 // # Rows
