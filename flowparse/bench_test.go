@@ -1,6 +1,7 @@
 package flowparse_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
 
@@ -297,26 +299,34 @@ func BenchmarkBaselineEncodingJSON(b *testing.B) {
 }
 
 // (d) a json-iterator Iterator walker over the same structure, producing the
-// same flat fields as (a) (no encoding). It reads the context keys in the
-// order Azure writes them; the flowparse scanner also copes with any order.
+// same flat fields as (a) (no encoding): tuple fields split, time, ports and
+// counters parsed as numbers, the resource ID split once per record. It reads
+// the context keys in the order Azure writes them (the flowparse scanner also
+// copes with any order), and does not hash or count skips. Tuples are read
+// with ReadString (a copy each) or, in the "slice" variant, with
+// ReadStringAsSlice (no copy; valid only for strings without escapes).
 
 type iterEvent struct {
 	recordTime, category, resource, target, mac, acl, rule string
-	srcIP, destIP, srcPort, destPort, proto, dir, f7, f8   string
-	counters                                               [4]string
+	sub, rg, name                                          []byte
+	srcIP, destIP, proto, dir, f7, f8                      string
+	srcPort, destPort                                      int64
+	counters                                               [4]int64
 	timeMillis                                             int64
 }
 
 type iterWalker struct {
-	ev iterEvent
-	n  int
+	ev       iterEvent
+	n        int
+	asSlice  bool
+	resource []byte
 }
 
-func (w *iterWalker) tuple(t string, version int) {
-	var f [13]string
+func (w *iterWalker) tuple(t []byte, version int) {
+	var f [13][]byte
 	k := 0
 	for k < 12 {
-		i := strings.IndexByte(t, ',')
+		i := bytes.IndexByte(t, ',')
 		if i < 0 {
 			break
 		}
@@ -324,21 +334,53 @@ func (w *iterWalker) tuple(t string, version int) {
 		k++
 	}
 	f[k] = t
-	ts, _ := strconv.ParseInt(f[0], 10, 64)
-	if version != 4 {
-		ts *= 1000
-	}
 	e := &w.ev
-	e.timeMillis = ts
-	e.srcIP, e.destIP, e.srcPort, e.destPort, e.proto, e.dir, e.f7, e.f8 = f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]
-	copy(e.counters[:], f[9:13])
+	e.timeMillis = atoi(f[0])
+	if version != 4 {
+		e.timeMillis *= 1000
+	}
+	e.srcPort, e.destPort = atoi(f[3]), atoi(f[4])
+	e.srcIP, e.destIP, e.proto, e.dir, e.f7, e.f8 = bstr(f[1]), bstr(f[2]), bstr(f[5]), bstr(f[6]), bstr(f[7]), bstr(f[8])
+	for i := range e.counters {
+		e.counters[i] = atoi(f[9+i])
+	}
 	w.n++
 }
 
+// atoi parses decimal digits without allocating (-1 when not a number).
+func atoi(b []byte) int64 {
+	if len(b) == 0 {
+		return -1
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+// bstr views b as a string without copying (b outlives the event).
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 func (w *iterWalker) tuples(it *jsoniter.Iterator, version int) {
 	for it.ReadArray() {
-		w.tuple(it.ReadString(), version)
+		if w.asSlice {
+			w.tuple(it.ReadStringAsSlice(), version)
+			continue
+		}
+		s := it.ReadString()
+		w.tuple(unsafe.Slice(unsafe.StringData(s), len(s)), version)
 	}
+}
+
+// setResource splits the record's resource ID once, as flowparse does.
+func (w *iterWalker) setResource(id string) {
+	w.resource = append(w.resource[:0], id...)
+	rp := flowparse.ParseResourceID(w.resource)
+	w.ev.sub, w.ev.rg, w.ev.name = rp.SubscriptionID, rp.ResourceGroup, rp.Name
 }
 
 func (w *iterWalker) record(it *jsoniter.Iterator) {
@@ -353,6 +395,7 @@ func (w *iterWalker) record(it *jsoniter.Iterator) {
 			w.ev.mac = it.ReadString()
 		case "resourceId", "flowLogResourceID":
 			w.ev.resource = it.ReadString()
+			w.setResource(w.ev.resource)
 		case "targetResourceID":
 			w.ev.target = it.ReadString()
 		case "flowLogVersion":
@@ -428,25 +471,31 @@ func (w *iterWalker) record(it *jsoniter.Iterator) {
 
 func BenchmarkJsoniterIterator(b *testing.B) {
 	for _, bb := range loadBenchBlobs(b) {
-		b.Run(bb.name, func(b *testing.B) {
-			var w iterWalker
-			measure(b, bb, func() int {
-				w.n = 0
-				it := jsoniter.ParseBytes(jsoniter.ConfigDefault, bb.data)
-				for k := it.ReadObject(); k != ""; k = it.ReadObject() {
-					if k != "records" {
-						it.Skip()
-						continue
+		for _, asSlice := range []bool{false, true} {
+			name := bb.name + "/ReadString"
+			if asSlice {
+				name = bb.name + "/ReadStringAsSlice"
+			}
+			b.Run(name, func(b *testing.B) {
+				w := iterWalker{asSlice: asSlice}
+				measure(b, bb, func() int {
+					w.n = 0
+					it := jsoniter.ParseBytes(jsoniter.ConfigDefault, bb.data)
+					for k := it.ReadObject(); k != ""; k = it.ReadObject() {
+						if k != "records" {
+							it.Skip()
+							continue
+						}
+						for it.ReadArray() {
+							w.record(it)
+						}
 					}
-					for it.ReadArray() {
-						w.record(it)
+					if it.Error != nil {
+						b.Fatal(it.Error)
 					}
-				}
-				if it.Error != nil {
-					b.Fatal(it.Error)
-				}
-				return w.n
+					return w.n
+				})
 			})
-		})
+		}
 	}
 }
