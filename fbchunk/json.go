@@ -15,7 +15,8 @@ import (
 //   - floats become numbers (NaN and infinities become null);
 //   - ext values become null;
 //   - maps become objects; keys that are not strings are written as strings
-//     (an integer key 5 becomes "5", a map key becomes its JSON text);
+//     (an integer key 5 becomes "5"; a map or array key becomes "_key<i>",
+//     i its member index);
 //   - arrays become arrays.
 //
 // On error dst is returned cut back to its original length.
@@ -46,7 +47,7 @@ func AppendJSONOmit(dst, m []byte, omitPrefix string) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		first = false
-		if dst, err = appendKey(dst, it.Key(), 1); err != nil {
+		if dst, err = appendKey(dst, it.Key(), it.index()); err != nil {
 			return dst[:n], err
 		}
 		dst = append(dst, ':')
@@ -111,7 +112,7 @@ func appendJSON(dst, v []byte, i, depth int) ([]byte, int, error) {
 			if err != nil {
 				return dst, j, err
 			}
-			if dst, err = appendKey(dst, v[j:kEnd], depth+1); err != nil {
+			if dst, err = appendKey(dst, v[j:kEnd], k); err != nil {
 				return dst, j, err
 			}
 			dst = append(dst, ':')
@@ -124,19 +125,28 @@ func appendJSON(dst, v []byte, i, depth int) ([]byte, int, error) {
 	return dst, i, fmt.Errorf("msgpack: unexpected %s at offset %d", h.typ, i)
 }
 
-// appendKey writes a map key as a JSON string.
-func appendKey(dst, k []byte, depth int) ([]byte, error) {
-	if s, ok := Str(k); ok {
-		return AppendString(dst, s), nil
-	}
-	// Render the key as JSON, then quote that text.
-	start := len(dst)
-	dst, _, err := appendJSON(dst, k, 0, depth)
+// appendKey writes a map key as a JSON string: str and bin as they are,
+// nil, bool and numbers as their JSON text ("null", "true", "5", "1.5"), and
+// maps, arrays and ext values (which cannot be keys in JSON and never occur
+// in logs) as "_key<i>", i the member index. Rendering a container key as
+// its JSON text would escape it again at every level of key nesting: hostile
+// input could make the output grow exponentially.
+func appendKey(dst, k []byte, index int) ([]byte, error) {
+	h, err := readHead(k, 0)
 	if err != nil {
-		return dst[:start], err
+		return dst, err
 	}
-	text := append([]byte(nil), dst[start:]...)
-	return AppendString(dst[:start], text), nil
+	switch h.typ {
+	case TypeStr, TypeBin:
+		return AppendString(dst, k[h.payload:h.end]), nil
+	case TypeNil, TypeBool, TypeInt, TypeUint, TypeFloat:
+		dst = append(dst, '"')
+		dst, _, err = appendJSON(dst, k, 0, MaxDepth)
+		return append(dst, '"'), err
+	}
+	dst = append(dst, `"_key`...)
+	dst = strconv.AppendInt(dst, int64(index), 10)
+	return append(dst, '"'), nil
 }
 
 func appendFloat(dst []byte, f float64, is32 bool) []byte {

@@ -47,7 +47,8 @@ func TestAppendJSON(t *testing.T) {
 			fbchunk.AppendStr(nil, "c"), fbchunk.AppendFloat(nil, -2.25)), `{"a":[1,null,{"b":true}],"c":-2.25}`, false},
 		{"int key", b([]byte{0x81, 0x07}, fbchunk.AppendStr(nil, "v")), `{"7":"v"}`, false},
 		{"nil and bool keys", b([]byte{0x82, 0xc0, 0x01, 0xc3, 0x02}), `{"null":1,"true":2}`, false},
-		{"map key", b([]byte{0x81, 0x81}, fbchunk.AppendStr(nil, "k"), []byte{0x01, 0x02}), `{"{\"k\":1}":2}`, false},
+		{"map key", b([]byte{0x82, 0x81}, fbchunk.AppendStr(nil, "k"), []byte{0x01, 0x02, 0x91, 0x01, 0x03}), `{"_key0":2,"_key1":3}`, false},
+		{"float key", b([]byte{0x81}, fbchunk.AppendFloat(nil, 1.5), []byte{0x02}), `{"1.5":2}`, false},
 		{"array16", b([]byte{0xdc, 0x00, 0x02, 0x01, 0x02}), `[1,2]`, false},
 		{"map16", b([]byte{0xde, 0x00, 0x01, 0xa1, 'k', 0x01}), `{"k":1}`, false},
 		{"truncated str", []byte{0xa5, 'a', 'b'}, ``, true},
@@ -98,6 +99,26 @@ func TestAppendJSONOmit(t *testing.T) {
 	}
 	if _, err := fbchunk.AppendJSONOmit(nil, []byte{0x90}, "_"); err == nil {
 		t.Fatal("AppendJSONOmit accepted an array")
+	}
+}
+
+// TestAppendJSONNestedKeys: maps used as keys of maps used as keys... must
+// not make the output grow with each level (it once did, exponentially).
+func TestAppendJSONNestedKeys(t *testing.T) {
+	var in []byte
+	for i := 0; i < 200; i++ {
+		in = append(in, 0x81) // a map of one member whose key is the next map
+	}
+	in = append(in, 0xc0) // innermost key
+	for i := 0; i < 200; i++ {
+		in = append(in, 0x01) // the values, innermost first
+	}
+	out, err := fbchunk.AppendJSON(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) > 100 || !json.Valid(out) {
+		t.Fatalf("%d bytes: %.200s", len(out), out)
 	}
 }
 

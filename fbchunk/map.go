@@ -11,6 +11,7 @@ type MapIter struct {
 	b      []byte
 	i      int
 	left   int
+	total  int
 	key    []byte
 	val    []byte
 	err    error
@@ -27,11 +28,14 @@ func NewMapIter(m []byte) (MapIter, error) {
 	if h.typ != TypeMap {
 		return MapIter{}, fmt.Errorf("msgpack: expected a map, found %s", h.typ)
 	}
-	return MapIter{b: m, i: h.payload, left: h.n}, nil
+	return MapIter{b: m, i: h.payload, left: h.n, total: h.n}, nil
 }
 
-// Len is the number of members the map declares.
+// Len is the number of members not yet visited.
 func (it *MapIter) Len() int { return it.left }
+
+// index is the current member's 0-based index.
+func (it *MapIter) index() int { return it.total - it.left - 1 }
 
 // Next advances to the next member; false at the end or on error.
 func (it *MapIter) Next() bool {
