@@ -79,15 +79,22 @@ type Stream struct {
 	// TimeColumn, when set, stands in for the DCR transform: a row without
 	// TimeGenerated gets TimeGenerated from this column (if present).
 	TimeColumn string
+	// Types optionally gives declared columns a Log Analytics type
+	// ("string", "int", "long", "real", "boolean", "datetime", "dynamic").
+	// A value of the wrong JSON type is stored as sent but counted in
+	// Stats.TypeMismatches (Azure would store null or a conversion).
+	Types map[string]string
 }
 
 // StreamForSchema declares a stream with every column of schema.
 func StreamForSchema(name string, schema *flowparse.Schema) Stream {
 	cols := make([]string, len(schema.Columns))
+	types := make(map[string]string, len(schema.Columns))
 	for i, c := range schema.Columns {
 		cols[i] = c.Name
+		types[c.Name] = c.Type
 	}
-	st := Stream{Name: name, Columns: cols}
+	st := Stream{Name: name, Columns: cols, Types: types}
 	if schema.TimeColumn != "TimeGenerated" {
 		st.TimeColumn = schema.TimeColumn
 	}
@@ -235,6 +242,11 @@ func (c Config) withDefaults() (Config, error) {
 			}
 			if len(s.Columns) == 0 {
 				return c, fmt.Errorf("emulator: stream %q declares no columns", s.Name)
+			}
+			for col, t := range s.Types {
+				if _, ok := columnTypes[t]; !ok {
+					return c, fmt.Errorf("emulator: stream %q column %q: unknown type %q", s.Name, col, t)
+				}
 			}
 		}
 	}

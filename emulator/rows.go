@@ -49,10 +49,10 @@ func badRequest(code, format string, args ...any) *apiError {
 type rowRules struct {
 	prefix []byte // `{"_table":...,"_api":...,"_request_id":...` (no closing brace)
 	// Logs Ingestion
-	declared   map[string]struct{} // nil keeps every field
-	timeColumn string              // copied to TimeGenerated when that is missing
-	fillTime   bool                // add TimeGenerated (ingestion time) when missing
-	now        []byte              // ingestion time as a JSON string
+	declared   map[string]colType // nil keeps every field
+	timeColumn string             // copied to TimeGenerated when that is missing
+	fillTime   bool               // add TimeGenerated (ingestion time) when missing
+	now        []byte             // ingestion time as a JSON string
 	// Data Collector
 	dataCollector bool
 	timeField     string // time-generated-field: must exist and hold RFC 3339
@@ -66,6 +66,9 @@ type rowCounts struct {
 	dropped   int // undeclared fields dropped (Logs Ingestion)
 	truncated int // field values cut to the field limit
 	filled    int // rows that got TimeGenerated from the emulator
+	// mismatched lists the columns of values that do not fit their type,
+	// one entry per value (nil in the common case).
+	mismatched []string
 }
 
 var iterPool = jsoniter.ConfigFastest
@@ -302,15 +305,18 @@ func (e *rowEncoder) field(key, rawKey []byte, esc bool, row int) *apiError {
 		case c == '{' || c == '[':
 			return e.malformed("row %d: field %q is not a flat value", row, key)
 		}
-	} else if r.declared != nil {
-		if _, ok := r.declared[string(key)]; !ok {
-			var ok bool
+	}
+	var ct colType
+	if !r.dataCollector && r.declared != nil {
+		var ok bool
+		if ct, ok = r.declared[string(key)]; !ok {
+			valid := false
 			if c == '"' {
-				_, _, ok = e.str()
+				_, _, valid = e.str()
 			} else {
-				e.scratch, ok = e.skipValue(e.scratch[:0])
+				e.scratch, valid = e.skipValue(e.scratch[:0])
 			}
-			if !ok {
+			if !valid {
 				return e.malformed("row %d: field %q is not valid JSON", row, key)
 			}
 			e.n.dropped++
@@ -352,6 +358,9 @@ func (e *rowEncoder) field(key, rawKey []byte, esc bool, row int) *apiError {
 			}
 		}
 		return nil
+	}
+	if ct != colAny && !ct.fits(e.out[start:]) {
+		e.n.mismatched = append(e.n.mismatched, string(key))
 	}
 	if string(key) == "TimeGenerated" {
 		e.hasTime = true

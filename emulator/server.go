@@ -50,7 +50,7 @@ type Server struct {
 
 type streamInfo struct {
 	Stream
-	declared map[string]struct{}
+	declared map[string]colType
 	prefix   string // `{"_table":"...","_api":"logs-ingestion"`
 }
 
@@ -70,6 +70,9 @@ type Stats struct {
 	DroppedFields int64 `json:"dropped_fields"`
 	// TruncatedFields counts string values cut to the field-size limit.
 	TruncatedFields int64 `json:"truncated_fields"`
+	// TypeMismatches counts Logs Ingestion values whose JSON type does not
+	// fit the column's declared type, by "Table.Column".
+	TypeMismatches map[string]int64 `json:"type_mismatches"`
 	// FilledTimeGenerated counts Logs Ingestion rows without TimeGenerated
 	// that got one from the stream's TimeColumn or the ingestion time.
 	FilledTimeGenerated int64 `json:"filled_time_generated"`
@@ -91,6 +94,10 @@ func (s *Stats) clone() Stats {
 	for k, v := range s.Faults {
 		c.Faults[k] = v
 	}
+	c.TypeMismatches = make(map[string]int64, len(s.TypeMismatches))
+	for k, v := range s.TypeMismatches {
+		c.TypeMismatches[k] = v
+	}
 	return c
 }
 
@@ -110,6 +117,8 @@ func New(cfg Config) (*Server, error) {
 			Rows:     map[string]int64{},
 			Requests: map[int]int64{},
 			Faults:   map[FaultKind]int64{},
+
+			TypeMismatches: map[string]int64{},
 		},
 	}
 	if cfg.SharedKey != "" {
@@ -118,9 +127,9 @@ func New(cfg Config) (*Server, error) {
 	for _, d := range cfg.DCRs {
 		streams := map[string]*streamInfo{}
 		for _, st := range d.Streams {
-			si := &streamInfo{Stream: st, declared: make(map[string]struct{}, len(st.Columns))}
+			si := &streamInfo{Stream: st, declared: make(map[string]colType, len(st.Columns))}
 			for _, c := range st.Columns {
-				si.declared[c] = struct{}{}
+				si.declared[c] = columnTypes[st.Types[c]]
 			}
 			si.prefix = `{"_table":` + string(appendQuoted(nil, st.Table)) + `,"_api":"` + APILogsIngestion + `"`
 			streams[st.Name] = si
@@ -482,6 +491,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, api string) {
 	s.stats.DroppedFields += int64(n.dropped)
 	s.stats.TruncatedFields += int64(n.truncated)
 	s.stats.FilledTimeGenerated += int64(n.filled)
+	for _, col := range n.mismatched {
+		s.stats.TypeMismatches[table+"."+col]++
+	}
 	if kind != FaultDropAfterAccept {
 		s.stats.Requests[status]++
 	}

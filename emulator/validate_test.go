@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -415,5 +417,63 @@ func TestRetryAfterZero(t *testing.T) {
 	code, _, h := do(t, req)
 	if code != 429 || h.Get("Retry-After") != "0" {
 		t.Fatalf("got %d with Retry-After %q, want 429 with 0", code, h.Get("Retry-After"))
+	}
+}
+
+func TestTypeMismatchesCounted(t *testing.T) {
+	tests := []struct {
+		field, value string
+		fits         bool
+	}{
+		{"SrcPort", `443`, true},
+		{"SrcPort", `null`, true},
+		{"SrcPort", `"443"`, false},
+		{"SrcPort", `4.5`, false},
+		{"SrcPort", `2147483647`, true},
+		{"SrcPort", `2147483648`, false},
+		{"SrcPort", `-2147483648`, true},
+		{"BytesSrcToDest", `9223372036854775807`, true},
+		{"BytesSrcToDest", `9223372036854775808`, false},
+		{"BytesSrcToDest", `12345678901`, true},
+		{"Rule", `"r"`, true},
+		{"Rule", `12`, false},
+		{"Rule", `{"a":1}`, false},
+		{"TimeGenerated", `"2026-11-26T01:00:00.123Z"`, true},
+		{"TimeGenerated", `"2026-11-26T01:00:00+01:00"`, true},
+		{"TimeGenerated", `"2026-11-26 01:00"`, false},
+		{"TimeGenerated", `1764118800`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.field+"="+tc.value, func(t *testing.T) {
+			srv := start(t, baseConfig())
+			code, body := postLI(t, srv, liReq{body: []byte(`[{"` + tc.field + `":` + tc.value + `}]`)})
+			if code != 204 {
+				t.Fatalf("got %d %s: a type mismatch is stored, not refused", code, body)
+			}
+			got := srv.Stats().TypeMismatches["NsgFlow_CL."+tc.field]
+			if want := map[bool]int64{true: 0, false: 1}[tc.fits]; got != want {
+				t.Fatalf("TypeMismatches = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestParsedRowsFitTheStream sends rows made by `nsgflow parse` from the
+// shared samples (testdata/rows.ndjson): every column must be declared by
+// the default stream and hold its declared type.
+func TestParsedRowsFitTheStream(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "rows.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	srv := start(t, baseConfig())
+	code, body := postLI(t, srv, liReq{body: []byte("[" + strings.Join(lines, ",") + "]")})
+	if code != 204 {
+		t.Fatalf("got %d %s", code, body)
+	}
+	st := srv.Stats()
+	if st.RowsTotal != int64(len(lines)) || st.DroppedFields != 0 || len(st.TypeMismatches) != 0 || st.FilledTimeGenerated != 0 {
+		t.Fatalf("rows %d of %d, dropped %d, mismatches %v, filled %d", st.RowsTotal, len(lines), st.DroppedFields, st.TypeMismatches, st.FilledTimeGenerated)
 	}
 }
