@@ -66,12 +66,7 @@ func (s *Source) checkPending(ctx context.Context) {
 // hasMarker reports whether metadata carries the done marker. Keys compare
 // case-insensitively (the SDK canonicalises them).
 func (s *Source) hasMarker(md map[string]*string) bool {
-	for k, v := range md {
-		if strings.EqualFold(k, s.cfg.DoneMarker.Key) && v != nil && strings.EqualFold(*v, s.cfg.DoneMarker.Value) {
-			return true
-		}
-	}
-	return false
+	return HasDoneMarker(md, s.cfg.DoneMarker.Key, s.cfg.DoneMarker.Value)
 }
 
 // markDone sets the done marker on a closed, fully acknowledged blob,
@@ -92,18 +87,7 @@ func (s *Source) markDone(ctx context.Context, p *pendingBlob) bool {
 		s.log.Warn("blob changed after it was closed; done marker not set", "blob", p.id.Name)
 		return false
 	}
-	if s.hasMarker(props.Metadata) {
-		return true
-	}
-	md := make(map[string]*string, len(props.Metadata)+1)
-	for k, v := range props.Metadata {
-		if !strings.EqualFold(k, s.cfg.DoneMarker.Key) {
-			md[k] = v
-		}
-	}
-	md[s.cfg.DoneMarker.Key] = to.Ptr(s.cfg.DoneMarker.Value)
-	_, err = bc.SetMetadata(ctx, md, &blob.SetMetadataOptions{
-		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: props.ETag}}})
+	set, err := SetDoneMarker(ctx, bc, props.Metadata, *props.ETag, s.cfg.DoneMarker.Key, s.cfg.DoneMarker.Value)
 	if err != nil {
 		s.st.doneFailed.Add(1)
 		if bloberror.HasCode(err, bloberror.AuthorizationPermissionMismatch) || isForbidden(err) {
@@ -118,7 +102,45 @@ func (s *Source) markDone(ctx context.Context, p *pendingBlob) bool {
 		}
 		return false
 	}
+	if !set {
+		return true // already marked
+	}
 	s.st.doneMarked.Add(1)
 	s.log.Info("done marker set", "blob", p.id.Name, "marker", s.cfg.DoneMarker.Key+"="+s.cfg.DoneMarker.Value)
 	return true
+}
+
+// HasDoneMarker reports whether metadata carries key=value, comparing keys
+// and values ignoring case (the SDK canonicalises metadata keys).
+func HasDoneMarker(md map[string]*string, key, value string) bool {
+	for k, v := range md {
+		if strings.EqualFold(k, key) && v != nil && strings.EqualFold(*v, value) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetDoneMarker adds key=value to a blob's metadata md (as read with
+// GetProperties at ETag etag), keeping the other keys, with If-Match: etag
+// so a blob changed since is left alone (412). It reports false without a
+// request when the marker is already there. Use it only on blobs whose hour
+// is closed: Network Watcher's next commit replaces all metadata.
+func SetDoneMarker(ctx context.Context, bc *blob.Client, md map[string]*string, etag azcore.ETag, key, value string) (bool, error) {
+	if HasDoneMarker(md, key, value) {
+		return false, nil
+	}
+	out := make(map[string]*string, len(md)+1)
+	for k, v := range md {
+		if !strings.EqualFold(k, key) {
+			out[k] = v
+		}
+	}
+	out[key] = to.Ptr(value)
+	_, err := bc.SetMetadata(ctx, out, &blob.SetMetadataOptions{
+		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: to.Ptr(etag)}}})
+	if err != nil {
+		return false, redact.Error(err)
+	}
+	return true, nil
 }
