@@ -29,7 +29,9 @@
 //     Content-Encoding gzip, at most 1,048,576 bytes both as sent and inflated
 //     (else 413 ContentLengthLimitExceeded), a JSON array of objects (else 400
 //     InvalidPayload). Fields the stream does not declare are dropped
-//     silently; string values over 64 KB are truncated; a row without
+//     silently; values that do not fit a declared column type are stored
+//     and counted (Stats.TypeMismatches); string values over 64 KB are
+//     truncated; a row without
 //     TimeGenerated gets it from Stream.TimeColumn or the ingestion time.
 //     Success: 204.
 //   - POST /api/logs?api-version=2016-04-01 (Data Collector): "Authorization:

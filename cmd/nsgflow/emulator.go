@@ -236,6 +236,18 @@ func printSummary(w io.Writer, st emulator.Stats) {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, st.Faults[emulator.FaultKind(k)]))
 	}
 	fmt.Fprintf(w, "faults: %s\n", orNone(parts))
+	if len(st.TypeMismatches) > 0 {
+		cols := make([]string, 0, len(st.TypeMismatches))
+		for c := range st.TypeMismatches {
+			cols = append(cols, c)
+		}
+		sort.Strings(cols)
+		parts = parts[:0]
+		for _, c := range cols {
+			parts = append(parts, fmt.Sprintf("%s=%d", c, st.TypeMismatches[c]))
+		}
+		fmt.Fprintf(w, "type mismatches: %s\n", strings.Join(parts, " "))
+	}
 	if st.DroppedFields+st.TruncatedFields+st.FilledTimeGenerated > 0 {
 		fmt.Fprintf(w, "fields: %d undeclared dropped, %d truncated, %d rows given TimeGenerated\n",
 			st.DroppedFields, st.TruncatedFields, st.FilledTimeGenerated)
