@@ -66,6 +66,10 @@ func (s *Server) dataCollector(r *http.Request, reqID string, out *bytes.Buffer)
 	prefix = appendQuoted(prefix, table)
 	prefix = append(prefix, `,"_api":"`+APIDataCollector+`","_request_id":`...)
 	prefix = appendQuoted(prefix, reqID)
+	if rid := r.Header.Get("x-ms-AzureResourceId"); rid != "" {
+		prefix = append(prefix, `,"_resource_id":`...)
+		prefix = appendQuoted(prefix, rid)
+	}
 	rules := rowRules{
 		prefix:        prefix,
 		dataCollector: true,

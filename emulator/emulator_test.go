@@ -58,16 +58,17 @@ func sign(key string, length int, date string) string {
 }
 
 type dcReq struct {
-	body      string
-	logType   string
-	date      time.Time
-	key       string // signing key; testKey when ""
-	workspace string
-	auth      string // overrides Authorization when set
-	ctype     string
-	timeField string
-	noDate    bool
-	signLen   int // signs this length instead of the body's when > 0
+	body       string
+	logType    string
+	date       time.Time
+	key        string // signing key; testKey when ""
+	workspace  string
+	auth       string // overrides Authorization when set
+	ctype      string
+	timeField  string
+	noDate     bool
+	resourceID string // x-ms-AzureResourceId
+	signLen    int    // signs this length instead of the body's when > 0
 }
 
 func postDC(t *testing.T, srv *emulator.Server, r dcReq) (int, string) {
@@ -103,6 +104,9 @@ func postDCH(t *testing.T, srv *emulator.Server, r dcReq) (int, string, http.Hea
 	req.Header.Set("x-ms-date", date)
 	if r.timeField != "" {
 		req.Header.Set("time-generated-field", r.timeField)
+	}
+	if r.resourceID != "" {
+		req.Header.Set("x-ms-AzureResourceId", r.resourceID)
 	}
 	if r.noDate {
 		req.Header.Del("x-ms-date")

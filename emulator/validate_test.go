@@ -262,7 +262,7 @@ func TestExactRows(t *testing.T) {
 	if code != 204 {
 		t.Fatalf("seed stream: %d %s", code, body)
 	}
-	code, body, h3 := postDCH(t, srv, dcReq{body: `{"Any_Name":"v","n":1.5}`, logType: "Legacy"})
+	code, body, h3 := postDCH(t, srv, dcReq{body: `{"Any_Name":"v","n":1.5}`, logType: "Legacy", resourceID: "/subscriptions/s/resourceGroups/g"})
 	if code != 200 {
 		t.Fatalf("data collector: %d %s", code, body)
 	}
@@ -273,7 +273,7 @@ func TestExactRows(t *testing.T) {
 	want := `{"_table":"NsgFlow_CL","_api":"logs-ingestion","_request_id":"` + id1 + `","TimeGenerated":"2026-11-26T01:00:00.123Z","SrcPort":443,"Rule":"a\"b\u00e9","FlowState":"B"}` + "\n" +
 		`{"_table":"NsgFlow_CL","_api":"logs-ingestion","_request_id":"` + id1 + `","EventId":"00ff","BytesSrcToDest":12345678901,"TimeGenerated":"2026-11-26T02:00:00Z"}` + "\n" +
 		`{"_table":"NsgFlowSeed_CL","_api":"logs-ingestion","_request_id":"` + id2 + `","DateTime":"2017-02-16T22:00:21Z","NSG":"nsg1","TimeGenerated":"2017-02-16T22:00:21Z"}` + "\n" +
-		`{"_table":"Legacy_CL","_api":"data-collector","_request_id":"` + id3 + `","Any_Name":"v","n":1.5}` + "\n"
+		`{"_table":"Legacy_CL","_api":"data-collector","_request_id":"` + id3 + `","_resource_id":"/subscriptions/s/resourceGroups/g","Any_Name":"v","n":1.5}` + "\n"
 	got, err := srv.RawRows()
 	if err != nil {
 		t.Fatal(err)
