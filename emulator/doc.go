@@ -56,10 +56,12 @@
 // # Rows
 //
 // Every accepted row becomes one NDJSON line in Config.OutFile (or memory):
-// "_table", "_api" (APILogsIngestion or APIDataCollector) and "_request_id"
-// first, then the row's fields as sent, byte for byte, minus dropped fields.
+// "_table", "_api" (APILogsIngestion or APIDataCollector), "_request_id"
+// (the answer's x-ms-request-id) and, for Data Collector requests with
+// x-ms-AzureResourceId, "_resource_id" first, then the row's fields as
+// sent, byte for byte, minus dropped fields (plus a filled TimeGenerated).
 // Lines of one request are written together; the file is flushed every
-// Config.FlushInterval, by Flush, Rows and Close.
+// Config.FlushInterval, by Flush, Rows, RawRows and Close.
 //
 // # Faults
 //

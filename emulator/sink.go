@@ -112,7 +112,8 @@ func (s *sink) close() error {
 }
 
 // Row is one accepted row as stored: the fields as sent (minus dropped ones)
-// plus "_table", "_api" and "_request_id". Numbers are json.Number.
+// plus "_table", "_api", "_request_id" (and "_resource_id" when sent).
+// Numbers are json.Number.
 type Row map[string]any
 
 // Table returns the row's "_table" field.
