@@ -3,6 +3,7 @@ package blobinput
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ type Key struct {
 
 // Keys lists every configuration key the input reads.
 var Keys = []Key{
-	{"storage_account", "", "Storage account name (needed with `storage_key`; otherwise taken from the endpoint or connection string)."},
+	{"storage_account", "", "Storage account name. Unset: taken from `storage_endpoint` (`https://<account>.blob...`, or the first path segment as with Azurite) or the connection string."},
 	{"storage_endpoint", "https://<account>.blob.core.windows.net", "Blob service URL; set it for Azurite (`http://127.0.0.1:10000/devstoreaccount1`) or private endpoints."},
 	{"storage_auth", "picked from what is set", "`key`, `sas`, `connection-string`, `managed-identity`, `workload-identity`, `client-secret`, `cli`, `default` (azidentity chain) or `anonymous`. Unset: connection string, else SAS, else key, else `default`."},
 	{"storage_key", "", "Account key; prefer `storage_key_file` or `${VAR}`."},
@@ -153,6 +154,9 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 	if a.ConnectionString == "" && a.AccountName == "" && a.Endpoint == "" {
 		p.fail("storage_account is not set: give the storage account name (or storage_endpoint, or storage_connection_string)")
 	}
+	if a.AccountName == "" && a.Endpoint != "" {
+		a.AccountName = accountFromEndpoint(a.Endpoint)
+	}
 	if a.AccountKey != "" && a.AccountName == "" && a.ConnectionString == "" {
 		p.fail("storage_key needs storage_account: the account name signs the requests")
 	}
@@ -227,6 +231,21 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		return Config{}, p.err
 	}
 	return c, nil
+}
+
+// accountFromEndpoint names the account of a service URL: the first label
+// of <account>.blob.<suffix>, else the first path segment (Azurite's
+// path-style http://127.0.0.1:10000/devstoreaccount1), else "".
+func accountFromEndpoint(ep string) string {
+	u, err := url.Parse(ep)
+	if err != nil {
+		return ""
+	}
+	if host := u.Hostname(); strings.Contains(host, ".blob.") {
+		return host[:strings.IndexByte(host, '.')]
+	}
+	seg, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
+	return seg
 }
 
 func parseLevel(s string) oms.Level {

@@ -78,6 +78,10 @@ func TestParseConfig(t *testing.T) {
 		{"checkpoint container", with("checkpoint_dir", "", "checkpoint_container", "nsgflow-cp", "checkpoint_prefix", "p/"),
 			func(c Config) bool { return c.CheckpointContainer == "nsgflow-cp" && c.CheckpointPrefix == "p/" }},
 		{"log level", with("nsgflow_log_level", "DEBUG"), func(c Config) bool { return c.LogLevel == oms.LevelDebug }},
+		{"account from Azurite endpoint", MapConfig{"storage_key": testKey, "storage_endpoint": "http://127.0.0.1:10000/devstoreaccount1", "checkpoint_dir": "d"},
+			func(c Config) bool { return c.Source.Auth.AccountName == "devstoreaccount1" }},
+		{"account from Azure endpoint", MapConfig{"storage_key": testKey, "storage_endpoint": "https://acct1.blob.core.windows.net/", "checkpoint_dir": "d"},
+			func(c Config) bool { return c.Source.Auth.AccountName == "acct1" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,7 +104,7 @@ func TestParseConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no account", MapConfig{"checkpoint_dir": "d"}, "storage_account is not set"},
-		{"key without account", MapConfig{"storage_key": testKey, "storage_endpoint": "http://127.0.0.1:1/x", "checkpoint_dir": "d"}, "storage_key needs storage_account"},
+		{"key without account", MapConfig{"storage_key": testKey, "storage_endpoint": "http://127.0.0.1:1", "checkpoint_dir": "d"}, "storage_key needs storage_account"},
 		{"no checkpoint", with("checkpoint_dir", ""), "no checkpoint store"},
 		{"two checkpoints", with("checkpoint_container", "abc"), "both checkpoint_dir and checkpoint_container"},
 		{"bad container", with("containers", "Bad_Name"), "not a container name"},
