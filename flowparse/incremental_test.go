@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nsgflow/nsgflow/flowgen"
 	"github.com/nsgflow/nsgflow/flowparse"
 )
 
@@ -113,13 +114,35 @@ func TestIncrementalRanges(t *testing.T) {
 			return rs
 		}},
 	}
+	type blockSet struct {
+		name   string
+		blocks func(t *testing.T) [][]byte
+	}
+	sets := []blockSet{}
 	for _, dir := range []string{"nsg-v2-sumologic", "vnet-v4-sumologic"} {
-		t.Run(dir, func(t *testing.T) {
+		sets = append(sets, blockSet{dir, func(t *testing.T) [][]byte {
 			source, blocks := loadBlocks(t, dir)
-			whole := readSample(t, source)
-			if !bytes.Equal(bytes.Join(blocks, nil), whole) {
+			if !bytes.Equal(bytes.Join(blocks, nil), readSample(t, source)) {
 				t.Fatalf("blocks do not concatenate to %s", source)
 			}
+			return blocks
+		}})
+	}
+	// Generated hours: 60 blocks each, every format, IPv6 and long rules.
+	for _, f := range []flowgen.Format{flowgen.FormatNSGv1, flowgen.FormatNSGv2, flowgen.FormatVNetv4} {
+		sets = append(sets, blockSet{"flowgen-" + f.String(), func(t *testing.T) [][]byte {
+			blob, err := flowgen.GenerateBlob(flowgen.Options{Format: f, Seed: 7, TuplesPerRecord: 9, Rules: 4,
+				LongRuleNames: true, IPv6Share: 0.3}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return blob.Blocks
+		}})
+	}
+	for _, set := range sets {
+		t.Run(set.name, func(t *testing.T) {
+			blocks := set.blocks(t)
+			whole := bytes.Join(blocks, nil)
 			wantRun := run(whole, nil, viaBlob)
 			if wantRun.stats.Records == 0 || len(wantRun.skips) != 0 {
 				t.Fatalf("whole blob: stats %+v skips %+v", wantRun.stats, wantRun.skips)
