@@ -58,7 +58,7 @@ var Keys = []Key{
 	{"log_level", "info", "both", "The plugin's own log level: `error`, `warn`, `info` or `debug`."},
 	{"flush_deadline", DefaultFlushDeadline.String(), "both", "Longest time one flush may take, retries included; then the flush returns RETRY having remembered what was accepted. Keep it well under Fluent Bit's own timeouts."},
 	{"grace", DefaultGrace.String(), "both", "At exit, how long in-flight flushes may run before they are abandoned (keep it below Fluent Bit's `grace`, default 5s)."},
-	{"max_remembered_chunks", strconv.Itoa(DefaultMaxRememberedChunks), "both", "How many partly delivered chunks the plugin remembers (which batches were accepted) so a retried chunk sends no duplicates. Oldest forgotten first."},
+	{"max_remembered_chunks", strconv.Itoa(DefaultMaxRememberedChunks), "both", "How many partly delivered chunks the plugin remembers (which batches were accepted) so a retried chunk sends no duplicates. Oldest forgotten first; 0 disables it (a retry re-sends the whole chunk)."},
 	{"concurrency", strconv.Itoa(DefaultConcurrency), "both", "Requests in flight per flush (1-256)."},
 	{"request_timeout", DefaultRequestTimeout.String(), "both", "Timeout of one HTTP request."},
 	{"max_retries", strconv.Itoa(DefaultMaxRetries), "both", "Retries per batch inside one flush (0-100) before the flush gives up with RETRY."},

@@ -40,6 +40,8 @@ func TestFlushClassifies(t *testing.T) {
 		}},
 		{"skips are counted", []any{map[string]any{"message": "hello"}, []any{1, 2}, map[string]any{"log": "plain text"}, map[string]any{"message": "again"}},
 			0, OK, map[string]int64{kindNames[kindUnrecognised]: 2, kindNames[kindNotMap]: 1, kindNames[kindFieldNotFlow]: 1}, nil},
+		{"whole blob as a map, records not first", []any{map[string]any{"_nsgflow_src": "b", "category": "x", "records": []any{asMap(t, nsg[0]), asMap(t, nsg[1])}}},
+			countEvents(nsg[0]) + countEvents(nsg[1]), OK, nil, nil},
 		{"raw map beats log field", []any{func() map[string]any { m := asMap(t, nsg[0]); m["log"] = "ignored"; return m }()}, countEvents(nsg[0]), OK, nil, nil},
 	}
 	for _, tc := range tests {

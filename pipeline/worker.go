@@ -106,6 +106,7 @@ func (w *worker) record(rec []byte) {
 		raw, flat, hasProv bool
 		field              []byte
 		fieldSet           bool
+		records            []byte // a whole blob's "records" array
 		pv                 Provenance
 	)
 	for it.Next() {
@@ -114,8 +115,12 @@ func (w *worker) record(rec []byte) {
 			continue
 		}
 		switch {
-		case string(k) == "properties" || string(k) == "flowRecords" || string(k) == "records":
+		case string(k) == "properties" || string(k) == "flowRecords":
 			raw = true
+		case string(k) == "records":
+			if fbchunk.TypeOf(it.Value()) == fbchunk.TypeArray {
+				records = it.Value()
+			}
 		case string(k) == p.o.RecordField:
 			field, fieldSet = fbchunk.Str(it.Value())
 		case string(k) == "EventId" || string(k) == "SrcIp" || string(k) == "SourceIp":
@@ -146,9 +151,15 @@ func (w *worker) record(rec []byte) {
 	}
 	first := w.ev.Len()
 	switch {
-	case raw:
-		// A flow-log record (or a whole blob) decoded into a map.
-		w.json, err = fbchunk.AppendJSON(w.json[:0], rec)
+	case raw || records != nil:
+		// A flow-log record decoded into a map; or a whole blob, of which
+		// only the records array is transcoded (the parser takes an array of
+		// records whatever keys came before it).
+		src := rec
+		if !raw {
+			src = records
+		}
+		w.json, err = fbchunk.AppendJSON(w.json[:0], src)
 		if err != nil {
 			p.skipped(kindBadRecord, err.Error())
 			return
