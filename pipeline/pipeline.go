@@ -154,7 +154,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	p.stats.records.Add(int64(w.records))
 	if w.ev.Len() == 0 {
 		p.ack(w, nil, nil)
-		if decodeErr != nil && w.records == 0 {
+		if decodeErr != nil {
 			return p.result(Error)
 		}
 		return p.result(OK)
