@@ -6,7 +6,18 @@ BUILD_TARGETS += $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks
 TEST_TARGETS += test-harness
 BENCH_TARGETS += bench-plugin
 
-.PHONY: test-harness bench-plugin e2e
+.PHONY: test-harness bench-plugin e2e fuzz-fbchunk fuzz-smoke-fbchunk
+
+# make fuzz / fuzz-smoke also run the chunk reader's fuzz target. A crasher is
+# saved in fbchunk/testdata/fuzz/FuzzReader/ and replayed by every go test.
+fuzz: fuzz-fbchunk
+fuzz-smoke: fuzz-smoke-fbchunk
+
+fuzz-fbchunk:
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./fbchunk/
+
+fuzz-smoke-fbchunk:
+	$(MAKE) fuzz-fbchunk FUZZTIME=20s
 
 # c-shared needs cgo; the header cgo writes beside the .so is not needed.
 $(PLUGIN_SO): FORCE
@@ -24,8 +35,10 @@ $(BIN)/genchunks: FORCE
 test-harness: $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks $(BIN)/nsgflow
 	test/harness/run.sh test
 
-# events/s through the plugin ABI with 1 and 4 flushers, and the Go heap.
+# Go benchmarks of the chunk reader and the flush pipeline, then events/s
+# through the plugin ABI with 1 and 4 flushers, and the Go heap.
 bench-plugin: $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks $(BIN)/nsgflow
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./fbchunk/ ./pipeline/
 	test/harness/run.sh bench
 
 # A real Fluent Bit 4.x ($FLUENT_BIT_BIN) tailing NDJSON into the plugin;
