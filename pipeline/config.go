@@ -228,6 +228,22 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 	return c, nil
 }
 
+// Options returns the pipeline options the configuration describes, for the
+// given sink, logger and (optional) acker.
+func (c Config) Options(sink oms.Sink, log *Logger, acker Acker) Options {
+	return Options{
+		Sink:                sink,
+		Schema:              c.Schema,
+		TimeField:           c.TimeField,
+		RecordField:         c.RecordField,
+		FlushDeadline:       c.FlushDeadline,
+		MaxRememberedChunks: c.MaxRememberedChunks,
+		AzureResourceID:     c.AzureResourceID,
+		Acker:               acker,
+		Log:                 log,
+	}
+}
+
 // otherKeys lists, as warnings, keys that are set but apply only to dest.
 func otherKeys(g ConfigGetter, dest string, keys ...string) []string {
 	var w []string

@@ -48,8 +48,7 @@ func TestAgainstEmulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := New(Options{Sink: sink, Schema: cfg.Schema, TimeField: cfg.TimeField, FlushDeadline: cfg.FlushDeadline,
-				MaxRememberedChunks: cfg.MaxRememberedChunks, AzureResourceID: cfg.AzureResourceID, Log: log})
+			p, err := New(cfg.Options(sink, log, nil))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -93,17 +93,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		}
 		acker = pipeline.CheckpointAcker{Store: store}
 	}
-	pipe, err := pipeline.New(pipeline.Options{
-		Acker:               acker,
-		Sink:                sink,
-		Schema:              cfg.Schema,
-		TimeField:           cfg.TimeField,
-		RecordField:         cfg.RecordField,
-		FlushDeadline:       cfg.FlushDeadline,
-		MaxRememberedChunks: cfg.MaxRememberedChunks,
-		AzureResourceID:     cfg.AzureResourceID,
-		Log:                 log,
-	})
+	pipe, err := pipeline.New(cfg.Options(sink, log, acker))
 	if err != nil {
 		log.Errorf("init: %v", err)
 		_ = sink.Close()
