@@ -174,6 +174,14 @@ var badCases = []badCase{
 			0: {"TimeGenerated": "9999-12-31T23:59:59.000Z", "DestIp": "203.0.113.2"},
 			1: {"TimeGenerated": "9999-12-31T23:59:59.999Z", "DestIp": "203.0.113.4"},
 		}},
+	{name: "NSG record without a version", parse: viaRecord, records: 1, tuples: 2,
+		// The version is inferred from each tuple: 8 fields is v1, 13 is v2.
+		text: `{"time":"t","category":"NetworkSecurityGroupFlowEvent","resourceId":"` + testNSG + `","properties":{"flows":[{"rule":"r","flows":[{"mac":"m","flowTuples":[` +
+			`"1795683600,10.0.0.4,203.0.113.1,50001,443,T,O,A","1795683600,10.0.0.4,203.0.113.2,50001,443,T,O,A,E,3,180,2,120"]}]}]}}`,
+		rows: map[int]map[string]any{
+			0: {"FlowLogVersion": n(1), "FlowState": nil, "PacketsSrcToDest": nil},
+			1: {"FlowLogVersion": n(2), "FlowState": "End", "PacketsSrcToDest": n(3)},
+		}},
 	{name: "stray value between records", parse: viaBlob, records: 1, recordsSkipped: 1, tuples: 1,
 		text:  `{"records":[42,{"time":"t","category":"NetworkSecurityGroupFlowEvent","resourceId":"` + testNSG + `","properties":{"Version":2,"flows":[{"rule":"r","flows":[{"mac":"m","flowTuples":["1795683600,10.0.0.4,203.0.113.1,50001,443,T,O,A,E,3,180,2,120"]}]}]}}]}`,
 		skips: []wantSkip{{flowparse.SkipMalformed, 0, -1, "record 0: unexpected '4'"}}},

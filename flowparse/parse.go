@@ -628,9 +628,9 @@ func (p *Parser) tuple(t []byte, rec, idx, off int) {
 			ev.State = f[8]
 		}
 		if version == 0 {
-			version = 1
+			ev.Version = 1
 			if n == 13 {
-				version = 2
+				ev.Version = 2
 			}
 		}
 	} else {
