@@ -7,7 +7,10 @@
 // committed offset itself: the delivery side calls Ack (or AckPart) with the
 // byte range of a chunk once all of it was accepted, and the offset moves
 // only over a contiguous prefix. Anything read but not acknowledged when the
-// process stops is read again: delivery is at-least-once.
+// process stops is read again: delivery is at-least-once. A Token
+// ("gen:start:end:total:key") carries a range to the delivery side, which
+// counts delivered events per token in a Batch and commits it after a
+// successful flush (AckPart: a range counts once all its events arrived).
 //
 // A Store keeps cursors. Save is conditional: a cursor carries the Version
 // it was loaded at, and saving over a newer version fails with ErrConflict
