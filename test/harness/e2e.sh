@@ -19,7 +19,7 @@ cleanup() {
 	if [[ ${KEEP_WORK:-} != 1 ]]; then rm -rf "$WORK"; else echo "work dir kept: $WORK"; fi
 }
 trap cleanup EXIT
-"$FLUENT_BIT_BIN" --version | head -n1
+"$FLUENT_BIT_BIN" --version 2>&1 | sed -n 1p
 
 TOKEN="e2e-token-$RANDOM$RANDOM"
 printf '%s' "$TOKEN" >"$WORK/token"
@@ -102,7 +102,7 @@ FB_PID=
 kill -TERM "$EMU_PID"
 wait "$EMU_PID" || true
 EMU_PID=
-grep -E '\[(error|warn)\]|nsgflow' "$WORK/fluent-bit.log" | head -20 || true
+grep -m 20 -E '\[(error|warn)\]|nsgflow' "$WORK/fluent-bit.log" || true
 if grep -qF -e "$TOKEN" -e "$NSGFLOW_E2E_KEY" "$WORK/fluent-bit.log"; then
 	echo "FAIL: a secret appears in Fluent Bit's log"
 	exit 1

@@ -157,7 +157,7 @@ logcheck "'record is not a map' logged once per instance ($n lines for 2 instanc
 n=$(grep -c '\[output:nsgflow:nsgflow\.[0-9]*\]' "$WORK/plugin.log" || true)
 logcheck "log lines in Fluent Bit's format ($n lines)" "[[ $n -gt 0 ]]"
 logcheck "bad configs named the key (dcr_id, shared_key)" "grep -q 'invalid configuration: dcr_id' '$WORK/plugin.log' && grep -q 'invalid configuration: shared_key' '$WORK/plugin.log'"
-echo "plugin log sample:"; grep -E 'invalid configuration|skipping input|RETRY|exit after' "$WORK/plugin.log" | head -8 | sed 's/^/  /'
+echo "plugin log sample:"; grep -m 8 -E 'invalid configuration|skipping input|RETRY|exit after' "$WORK/plugin.log" | sed 's/^/  /' || true
 
 hp=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$WORK/harness.out")
 hf=$(sed -n 's/^harness: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$WORK/harness.out")
