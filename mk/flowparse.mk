@@ -15,10 +15,19 @@ FUZZMINIMIZE ?= 100x
 fuzz: fuzz-flowparse
 fuzz-smoke: fuzz-smoke-flowparse
 
+# Go 1.26's fuzz coordinator can fail a run at the -fuzztime deadline with a
+# bare "context deadline exceeded" and no crasher when the machine is loaded
+# (go.dev/issue/75804, fixed in Go 1.27): that alone is reported, not failed.
 fuzz-flowparse:
-	@for t in $(FLOWPARSE_FUZZ); do \
+	@set -o pipefail; mkdir -p $(BIN); for t in $(FLOWPARSE_FUZZ); do \
 		echo "== $$t for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $(FUZZFLAGS) ./flowparse/ || exit 1; \
+		log=$(BIN)/fuzz-$$t.log; \
+		before=$$(ls flowparse/testdata/fuzz/$$t 2>/dev/null); \
+		if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $(FUZZFLAGS) ./flowparse/ 2>&1 | tee $$log; \
+			then :; elif [ "$$before" = "$$(ls flowparse/testdata/fuzz/$$t 2>/dev/null)" ] && \
+				grep -q '^    context deadline exceeded$$' $$log && ! grep -q 'Failing input written' $$log; then \
+			echo "== $$t: stopped by Go's fuzz deadline race (go.dev/issue/75804), no crasher: not a finding"; \
+		else exit 1; fi; \
 	done
 
 fuzz-smoke-flowparse:
