@@ -32,6 +32,12 @@ func AppendJSON(dst, v []byte) ([]byte, error) {
 // AppendJSONOmit is AppendJSON for a map whose top-level members with a key
 // starting with omitPrefix are left out.
 func AppendJSONOmit(dst, m []byte, omitPrefix string) ([]byte, error) {
+	return AppendJSONRename(dst, m, omitPrefix, "", "")
+}
+
+// AppendJSONRename is AppendJSONOmit that also writes a top-level key equal
+// to from as to (when from is not empty).
+func AppendJSONRename(dst, m []byte, omitPrefix, from, to string) ([]byte, error) {
 	n := len(dst)
 	it, err := NewMapIter(m)
 	if err != nil {
@@ -47,7 +53,9 @@ func AppendJSONOmit(dst, m []byte, omitPrefix string) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		first = false
-		if dst, err = appendKey(dst, it.Key(), it.index()); err != nil {
+		if k, ok := it.KeyString(); ok && from != "" && string(k) == from {
+			dst = AppendString(dst, []byte(to))
+		} else if dst, err = appendKey(dst, it.Key(), it.index()); err != nil {
 			return dst[:n], err
 		}
 		dst = append(dst, ':')

@@ -97,6 +97,10 @@ func TestAppendJSONOmit(t *testing.T) {
 	if err != nil || string(got) != `{"EventId":"abc","SrcPort":443}` {
 		t.Fatalf("got %s, %v", got, err)
 	}
+	got, err = fbchunk.AppendJSONRename(nil, m, "_nsgflow_", "EventId", "Id")
+	if err != nil || string(got) != `{"Id":"abc","SrcPort":443}` {
+		t.Fatalf("rename: got %s, %v", got, err)
+	}
 	if _, err := fbchunk.AppendJSONOmit(nil, []byte{0x90}, "_"); err == nil {
 		t.Fatal("AppendJSONOmit accepted an array")
 	}

@@ -79,6 +79,20 @@ func TestFlushClassifies(t *testing.T) {
 	}
 }
 
+// TestFlatEventTimeRenamed: with a renamed time column (Data Collector), a
+// flat event written with the schema's own column is renamed the same way.
+func TestFlatEventTimeRenamed(t *testing.T) {
+	sink := newFakeSink(t, 0)
+	p := newTestPipeline(t, sink, Options{TimeField: "FlowTime"})
+	chunk := entry(t, nil, map[string]any{"TimeGenerated": "2026-11-26T09:00:00.000Z", "EventId": "00000000000000bb", "_nsgflow_src": "x"})
+	if got := p.Flush(chunk, "t"); got != OK || len(sink.rows) != 1 {
+		t.Fatalf("Flush = %v, %d rows", got, len(sink.rows))
+	}
+	if string(sink.rows[0]) != `{"EventId":"00000000000000bb","FlowTime":"2026-11-26T09:00:00.000Z"}` {
+		t.Fatalf("row %s", sink.rows[0])
+	}
+}
+
 // bigChunk holds every record of the sumologic NSG sample, alternating shapes.
 func bigChunk(t testing.TB) ([]byte, int) {
 	var chunk []byte

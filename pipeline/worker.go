@@ -171,7 +171,13 @@ func (w *worker) record(rec []byte) {
 			p.skipped(kindFieldNotFlow, fmt.Sprintf("%q starts with %q", p.o.RecordField, clipBytes(field, 40)))
 		}
 	case flat:
-		w.json, err = fbchunk.AppendJSONOmit(w.json[:0], rec, ProvenancePrefix)
+		// Renamed time column (Data Collector): a flat event written with
+		// the schema's own time column gets it renamed the same way.
+		from, to := "", p.o.TimeField
+		if to != "" && to != p.o.Schema.TimeColumn {
+			from = p.o.Schema.TimeColumn
+		}
+		w.json, err = fbchunk.AppendJSONRename(w.json[:0], rec, ProvenancePrefix, from, to)
 		if err != nil {
 			p.skipped(kindBadRecord, err.Error())
 			return
