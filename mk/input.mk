@@ -7,8 +7,8 @@ DEMO_INPUT := .demo/input
 DEMO_SECONDS ?= 40
 DEMO_POLL ?= 5s
 
-BUILD_TARGETS += $(INPUT_SO)
-# TEST_TARGETS += test-input-harness (enabled with the harness)
+BUILD_TARGETS += $(INPUT_SO) $(INPUT_HARNESS)
+TEST_TARGETS += test-input-harness
 BENCH_TARGETS += bench-latency
 
 .PHONY: test-input-harness bench-latency bench-input demo

@@ -48,7 +48,8 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "vnet4", "flow-log format: nsg1, nsg2 or vnet4")
 	resources := fs.Int("resources", 2, "NSGs or VNet flow logs")
 	macs := fs.Int("macs", 1, "NICs per resource")
-	hours := fs.Int("hours", 2, "hours up to and including the current one")
+	hours := fs.Int("hours", 2, "consecutive UTC hours")
+	startAt := fs.String("start", "", "first hour, RFC 3339 (default: the last hour is the current one)")
 	records := fs.Int("records-per-hour", 60, "records (= data blocks) per blob")
 	tuples := fs.Int("tuples-per-record", 20, "flow tuples per record")
 	seed := fs.Uint64("seed", 1, "random seed")
@@ -90,6 +91,12 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	now := time.Now().UTC()
 	cur := now.Truncate(time.Hour)
 	o.Start = cur.Add(-time.Duration(*hours-1) * time.Hour)
+	if *startAt != "" {
+		if o.Start, err = time.Parse(time.RFC3339, *startAt); err != nil {
+			return fail(2, "--start %q: want RFC 3339, e.g. 2026-11-26T09:00:00Z", *startAt)
+		}
+		o.Start = o.Start.UTC().Truncate(time.Hour)
+	}
 	svc, err := auth.NewServiceClient()
 	if err != nil {
 		return fail(2, "%v", err)
