@@ -35,6 +35,7 @@ fuzz-smoke-flowparse:
 
 # CPU profile of parse+expand+encode on generated data; prints the top.
 bench-flowparse-profile:
+	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench 'BenchmarkParseEncode' -benchmem -cpu 1 -cpuprofile $(BIN)/flowparse.cpu.prof -o $(BIN)/flowparse.test ./flowparse/
 	$(GO) tool pprof -top -nodecount 25 $(BIN)/flowparse.test $(BIN)/flowparse.cpu.prof
 
