@@ -127,54 +127,66 @@ func statusIs(err error, code int) bool {
 
 // poll runs one job and classifies its outcome.
 func (s *Source) poll(ctx context.Context, j *job, fn Handler) {
-	b := j.b
 	for attempt := 0; ; attempt++ {
 		err := s.readBlob(ctx, j, fn)
 		if err == nil {
 			return
 		}
-		var de errDelivery
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			j.err = ctx.Err()
-		case isChanged(err) && attempt < 3:
-			// The blob got a new commit between listing and reading: take
-			// its new size and read again.
+			return
+		}
+		if isChanged(err) && attempt < 3 {
+			// A new commit between listing and reading: take the blob's
+			// new size and ETag and read again.
 			s.st.changed.Add(1)
-			props, perr := b.res.cc.NewBlobClient(b.id.Name).GetProperties(ctx, nil)
-			if perr == nil && props.ContentLength != nil && props.ETag != nil {
-				j.info.size, j.info.etag = *props.ContentLength, normETag(*props.ETag)
-				j.closable = false
+			if err = s.refresh(ctx, j); err == nil {
 				continue
 			}
-			err = perr
-			fallthrough
-		case isNotFound(err):
-			if isNotFound(err) {
-				s.st.notFound.Add(1)
-				s.log.Warn("blob deleted while being read; its cursor is dropped", "blob", b.id.Name)
-				j.notFound = true
-				return
-			}
-			fallthrough
-		default:
-			switch {
-			case isForbidden(err):
-				s.st.forbidden.Add(1)
-				s.log.Error("blob unreadable (403): skipped until the next discovery; check the SAS permissions (r) or the role assignment",
-					"blob", b.id.Name, "err", redact.Error(err))
-				j.forbid = true
-			case errors.As(err, &de):
-				s.st.deliveryFails.Add(1)
-				s.log.Warn("chunk not taken; the range will be read again", "blob", b.id.Name, "err", redact.Error(de.err))
-				j.err = err
-			default:
-				s.st.readErrors.Add(1)
-				s.log.Warn("blob read failed; will retry", "blob", b.id.Name, "err", redact.Error(err))
-				j.err = err
-			}
 		}
+		s.fail(j, err)
 		return
+	}
+}
+
+// refresh takes a blob's current size and ETag; the blob just changed, so it
+// is not closable in this job.
+func (s *Source) refresh(ctx context.Context, j *job) error {
+	props, err := j.b.res.cc.NewBlobClient(j.b.id.Name).GetProperties(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if props.ContentLength == nil || props.ETag == nil {
+		return errors.New("blob properties without length or ETag")
+	}
+	j.info.size, j.info.etag = *props.ContentLength, normETag(*props.ETag)
+	j.closable = false
+	return nil
+}
+
+// fail records why a job failed: deleted, forbidden, not taken by the
+// callback, or a storage error to retry with backoff.
+func (s *Source) fail(j *job, err error) {
+	name := j.b.id.Name
+	var de errDelivery
+	switch {
+	case errors.As(err, &de):
+		s.st.deliveryFails.Add(1)
+		s.log.Warn("chunk not taken; the range will be read again", "blob", name, "err", redact.Error(de.err))
+		j.err = err
+	case isNotFound(err):
+		s.st.notFound.Add(1)
+		s.log.Warn("blob deleted while being read; its cursor is dropped", "blob", name)
+		j.notFound = true
+	case isForbidden(err):
+		s.st.forbidden.Add(1)
+		s.log.Error("blob unreadable (403): skipped until the next discovery; check the SAS permissions (r) or the role assignment",
+			"blob", name, "err", redact.Error(err))
+		j.forbid = true
+	default:
+		s.st.readErrors.Add(1)
+		s.log.Warn("blob read failed; will retry", "blob", name, "err", redact.Error(err))
+		j.err = err
 	}
 }
 
