@@ -15,8 +15,14 @@ type Encoder struct {
 	TimeField string
 
 	lastSec  int64
+	lastDay  int64
 	secText  [19]byte // "2006-01-02T15:04:05" for lastSec
 	haveLast bool
+
+	// timeKey is the escaped `"<time column>":"` prefix, rebuilt when
+	// TimeField changes.
+	timeKey    []byte
+	timeKeyFor string
 
 	// frag caches the JSON of the columns that are constant within a group
 	// (record, rule, MAC), so a tuple only encodes its own fields.
@@ -55,6 +61,16 @@ func (e *Encoder) TimeColumn() string {
 	return e.Schema.TimeColumn
 }
 
+// timeColumnKey returns `"<time column>":"` with the name JSON-escaped.
+func (e *Encoder) timeColumnKey() []byte {
+	name := e.TimeColumn()
+	if e.timeKey == nil || name != e.timeKeyFor {
+		e.timeKey = append(appendString(e.timeKey[:0], []byte(name)), ':', '"')
+		e.timeKeyFor = name
+	}
+	return e.timeKey
+}
+
 // Append appends ev as one JSON object.
 func (e *Encoder) Append(dst []byte, ev *Event) []byte {
 	if e.Schema != nil && e.Schema.id == schemaSeed {
@@ -87,9 +103,8 @@ func defaultGroup(b []byte, ev *Event) []byte {
 }
 
 func (e *Encoder) appendDefault(b []byte, ev *Event) []byte {
-	b = append(b, '{', '"')
-	b = append(b, e.TimeColumn()...)
-	b = append(b, `":"`...)
+	b = append(b, '{')
+	b = append(b, e.timeColumnKey()...)
 	b = e.appendTime(b, ev.TimeMillis, true)
 	b = append(b, '"')
 	b = append(b, e.groupFragment(ev)...)
@@ -160,9 +175,8 @@ func seedGroup(b []byte, ev *Event) []byte {
 
 func (e *Encoder) appendSeed(b []byte, ev *Event) []byte {
 	b = append(b, e.groupFragment(ev)...)
-	b = append(b, `,"`...)
-	b = append(b, e.TimeColumn()...)
-	b = append(b, `":"`...)
+	b = append(b, ',')
+	b = append(b, e.timeColumnKey()...)
 	b = e.appendTime(b, ev.TimeMillis, ev.TimeMillis%1000 != 0)
 	b = append(b, '"')
 	b = appendField(b, `,"SourceIp":`, ev.SrcIP)
@@ -183,12 +197,20 @@ func (e *Encoder) appendSeed(b []byte, ev *Event) []byte {
 	return append(b, '}')
 }
 
-// appendTime writes ms as 2006-01-02T15:04:05[.000]Z. The date part is cached
-// per second: tuples of a record share a handful of seconds.
+// appendTime writes ms as 2006-01-02T15:04:05[.000]Z. The formatted second
+// is cached, and the date part is recomputed only when the day changes.
 func (e *Encoder) appendTime(b []byte, ms int64, withMillis bool) []byte {
 	sec := floorDiv(ms, 1000)
 	if !e.haveLast || sec != e.lastSec {
-		formatSecond(&e.secText, sec)
+		day := floorDiv(sec, 86400)
+		if !e.haveLast || day != e.lastDay {
+			formatDate(&e.secText, day)
+			e.lastDay = day
+		}
+		rem := sec - day*86400
+		put2(e.secText[11:], rem/3600)
+		put2(e.secText[14:], rem/60%60)
+		put2(e.secText[17:], rem%60)
 		e.lastSec, e.haveLast = sec, true
 	}
 	b = append(b, e.secText[:]...)
@@ -207,11 +229,14 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// formatSecond writes Unix second sec as "2006-01-02T15:04:05" (UTC), using
-// the days-to-civil algorithm so no time.Time is built per event.
-func formatSecond(dst *[19]byte, sec int64) {
-	days := floorDiv(sec, 86400)
-	rem := sec - days*86400
+func put2(dst []byte, v int64) {
+	dst[0] = byte('0' + v/10)
+	dst[1] = byte('0' + v%10)
+}
+
+// formatDate writes day (days since 1970-01-01) as "2006-01-02T??:??:??",
+// using the days-to-civil algorithm so no time.Time is built per event.
+func formatDate(dst *[19]byte, days int64) {
 	z := days + 719468
 	era := floorDiv(z, 146097)
 	doe := z - era*146097
@@ -228,25 +253,17 @@ func formatSecond(dst *[19]byte, sec int64) {
 		y++
 	}
 	if y < 0 || y > 9999 {
-		y = 0 // out of range for ISO 8601 basic; never in real logs
+		y = 0 // out of range for ISO 8601; the parser skips such tuples
 	}
-	put := func(i int, v int64, n int) {
-		for k := n - 1; k >= 0; k-- {
-			dst[i+k] = byte('0' + v%10)
-			v /= 10
-		}
-	}
-	put(0, y, 4)
+	put2(dst[0:], y/100)
+	put2(dst[2:], y%100)
 	dst[4] = '-'
-	put(5, m, 2)
+	put2(dst[5:], m)
 	dst[7] = '-'
-	put(8, d, 2)
+	put2(dst[8:], d)
 	dst[10] = 'T'
-	put(11, rem/3600, 2)
 	dst[13] = ':'
-	put(14, rem/60%60, 2)
 	dst[16] = ':'
-	put(17, rem%60, 2)
 }
 
 // appendDigits writes validated digits as a JSON number: without leading

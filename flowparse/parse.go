@@ -111,31 +111,49 @@ func (p *Parser) Parse(data []byte) error {
 		p.skip(SkipMalformed, -1, s.i, "input does not start with '{', '[' or ','")
 		return ErrNotFlowLog
 	}
-	if s.peek() == '{' && isBlobHead(&s) {
-		// consumed through '['
-	} else if s.peek() == '[' {
-		s.i++
-	}
+	// inArray is true between a blob head (or '[') and its ']'. Outside
+	// one, a head starts a new blob: concatenated blobs expand fully.
+	inArray := false
 	for {
 		switch c := s.peek(); c {
 		case 0:
 			return nil
-		case ',', ']', '}':
-			// Separators and the blob tail "]}" carry no data.
+		case '[':
+			if inArray {
+				p.unexpected(&s, c)
+				continue
+			}
+			inArray = true
+			s.i++
+		case ']':
+			inArray = false
+			s.i++
+		case ',', '}':
+			// Separators and the end of the blob tail "]}" carry no data.
 			s.i++
 		case '{':
+			if !inArray && isBlobHead(&s) {
+				inArray = true
+				continue
+			}
 			start := s.i
 			if err := p.record(&s); err != nil {
 				p.recordError(start, err)
 				s.i = p.resync(data, start+1)
 			}
 		default:
-			p.skip(SkipMalformed, p.recIdx, s.i, fmt.Sprintf("record %d: unexpected %q at offset %d", p.recIdx, c, s.i))
-			p.recIdx++
-			p.Stats.RecordsSkipped++
-			s.i = p.resync(data, s.i+1)
+			p.unexpected(&s, c)
 		}
 	}
+}
+
+// unexpected counts a byte where a record should start and moves on to the
+// next record.
+func (p *Parser) unexpected(s *scanner, c byte) {
+	p.skip(SkipMalformed, p.recIdx, s.i, fmt.Sprintf("record %d: unexpected %q at offset %d", p.recIdx, c, s.i))
+	p.recIdx++
+	p.Stats.RecordsSkipped++
+	s.i = p.resync(s.b, s.i+1)
 }
 
 func (p *Parser) recordError(start int, err error) {
