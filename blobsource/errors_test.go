@@ -2,6 +2,7 @@ package blobsource
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -240,4 +241,63 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestChangedDuringRead: a commit lands between two pieces of one read; the
+// next piece gets 412, the source takes the new size and goes on.
+func TestChangedDuringRead(t *testing.T) {
+	srv := azurite(t)
+	e := newEnv(t, srv, func(c *Config) { c.MaxChunk = 512 })
+	ctx := context.Background()
+	b := genBlob(t, flowgen.Options{RecordsPerHour: 12, TuplesPerRecord: 3, Seed: 31}, 0)
+	blocks := b.Blocks[1 : len(b.Blocks)-1]
+	g := e.grower(b.Name)
+	if err := g.Append(ctx, blocks[:8]...); err != nil {
+		t.Fatal(err)
+	}
+	appended := false
+	e.sink.onChunk = func(c Chunk) error {
+		if !appended {
+			appended = true
+			return g.Append(ctx, blocks[8:]...)
+		}
+		return nil
+	}
+	e.cycle()
+	if e.src.Stats().Changed == 0 {
+		t.Fatalf("no 412 seen; logs:\n%s", e.logs)
+	}
+	e.closeAll(b.Hour)
+	sameIDs(t, e.sink.ids, wantIDs(t, b.Bytes()))
+}
+
+// TestCallbackError: a chunk the callback refuses is read again later and
+// nothing is lost or repeated.
+func TestCallbackError(t *testing.T) {
+	srv := azurite(t)
+	e := newEnv(t, srv, nil)
+	ctx := context.Background()
+	b := genBlob(t, flowgen.Options{RecordsPerHour: 6, TuplesPerRecord: 3, Seed: 32}, 0)
+	g := e.grower(b.Name)
+	if err := g.Append(ctx, b.Blocks[1:len(b.Blocks)-1]...); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	e.sink.onChunk = func(c Chunk) error {
+		if refused < 2 {
+			refused++
+			return errors.New("queue full")
+		}
+		return nil
+	}
+	e.cycle()
+	e.clock.Set(e.clock.Now().Add(3 * time.Second)) // past the retry backoff
+	e.cycle()
+	e.clock.Set(e.clock.Now().Add(5 * time.Second))
+	e.cycle()
+	e.closeAll(b.Hour)
+	if st := e.src.Stats(); st.DeliveryFails != 2 {
+		t.Fatalf("DeliveryFails = %d, want 2", st.DeliveryFails)
+	}
+	sameIDs(t, e.sink.ids, wantIDs(t, b.Bytes()))
 }
