@@ -58,6 +58,9 @@ type Server struct {
 // node_modules/.bin/azurite-blob in the module root above the working dir.
 func Binary() (string, error) {
 	if p := os.Getenv("AZURITE_BLOB"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("azuritetest: AZURITE_BLOB=%s: %w", p, err)
+		}
 		return p, nil
 	}
 	dir, err := os.Getwd()
@@ -129,8 +132,10 @@ func Require(tb testing.TB, s *Server, err error) *Server {
 	if err != nil {
 		if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
 			tb.Skipf("%v", err)
+			return nil
 		}
 		tb.Fatalf("%v", err)
+		return nil
 	}
 	return s
 }

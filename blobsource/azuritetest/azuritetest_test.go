@@ -3,7 +3,11 @@ package azuritetest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -58,4 +62,33 @@ func download(t *testing.T, bc *blob.Client) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// fakeTB records Skipf and Fatalf instead of stopping the test.
+type fakeTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (f *fakeTB) Helper()                        {}
+func (f *fakeTB) Skipf(format string, a ...any)  { f.skipped = fmt.Sprintf(format, a...) }
+func (f *fakeTB) Fatalf(format string, a ...any) { f.failed = fmt.Sprintf(format, a...) }
+
+// TestMissingBinary: without Azurite a test skips, but fails under CI=true,
+// and both say to run make setup.
+func TestMissingBinary(t *testing.T) {
+	t.Setenv("AZURITE_BLOB", filepath.Join(t.TempDir(), "absent"))
+	_, err := Launch()
+	if !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("Launch without the binary: %v, want ErrNotInstalled", err)
+	}
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		f := &fakeTB{TB: t}
+		Require(f, nil, err)
+		msg := f.skipped + f.failed
+		if (ci == "true") != (f.failed != "") || !strings.Contains(msg, "run make setup") {
+			t.Errorf("CI=%q: skipped %q, failed %q", ci, f.skipped, f.failed)
+		}
+	}
 }
