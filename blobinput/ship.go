@@ -36,6 +36,10 @@ type ShipperOptions struct {
 	// SendTimeout bounds one Send call (default 2m); a batch not accepted
 	// then is sent again after a backoff.
 	SendTimeout time.Duration
+	// SendWindow is the number of batches per Send call (default 8): the
+	// records of a window are acknowledged when it completes, so it bounds
+	// what a crash sends twice.
+	SendWindow int
 }
 
 // Shipper is the delivery half of `nsgflow run`: it expands every range the
@@ -102,6 +106,9 @@ func NewShipper(o ShipperOptions) (*Shipper, error) {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 2 * time.Minute
 	}
+	if o.SendWindow <= 0 {
+		o.SendWindow = 8
+	}
 	s := &Shipper{o: o, acker: newAcker(o.Store, o.Log), done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	s.parsers.New = func() any { return newChunkParser(o.Schema, o.TimeField, o.AzureResourceID) }
@@ -120,6 +127,7 @@ type chunkParser struct {
 	rid    bool
 	ridStr string
 	spans  []Span
+	items  []shipItem
 }
 
 func newChunkParser(schema *flowparse.Schema, timeField string, rid bool) *chunkParser {
@@ -157,21 +165,39 @@ func (s *Shipper) Handle(ctx context.Context, c blobsource.Chunk) (err error) {
 	defer s.parsers.Put(cp)
 	cp.ev.Reset()
 	cp.p.Reset()
-	// Parse record by record (not the whole range at once) so that one
-	// record's events never straddle a cut and bad records are isolated.
+	// Parse record by record (not the whole range at once) so that each
+	// record's events are known: a record's range is acknowledged as soon
+	// as all of its events were accepted, which keeps what a crash sends
+	// twice down to the records in flight.
 	cp.spans, _ = Split(cp.spans[:0], c.Data, c.Start)
+	cp.items = cp.items[:0]
+	var empty []Ack
+	if len(cp.spans) == 0 {
+		empty = append(empty, Ack{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End})
+	} else {
+		cp.spans[len(cp.spans)-1].End = c.End
+	}
 	for _, sp := range cp.spans {
+		first := cp.ev.Len()
 		if err := cp.p.Record(sp.JSON); err != nil {
 			s.st.badRecords.Add(1)
 			s.o.Log.Warnf("%s: record [%d,%d) is not flow-log JSON; skipped", c.Blob.Name, sp.Off, sp.End)
 		}
+		a := Ack{Key: c.Key, Gen: c.Gen, Off: sp.Off, End: sp.End}
+		if n := cp.ev.Len() - first; n > 0 {
+			cp.items = append(cp.items, shipItem{ack: a, first: first, count: n})
+		} else {
+			empty = append(empty, a)
+		}
 	}
 	s.st.records.Add(int64(len(cp.spans)))
 	s.st.tuplesSkipped.Add(cp.p.Stats.TuplesSkipped)
-	ack := Ack{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End}
+	if len(empty) > 0 {
+		// Nothing to deliver in these ranges.
+		s.acker.add(empty...)
+		s.st.rangesAcked.Add(int64(len(empty)))
+	}
 	if cp.ev.Len() == 0 {
-		s.acker.add(ack)
-		s.st.rangesAcked.Add(1)
 		return nil
 	}
 	s.mu.Lock()
@@ -185,7 +211,7 @@ func (s *Shipper) Handle(ctx context.Context, c blobsource.Chunk) (err error) {
 	if s.closing {
 		return errors.New("shipper closed")
 	}
-	first := s.pend.Len()
+	base := s.pend.Len()
 	for i := 0; i < cp.ev.Len(); i++ {
 		s.pend.Append(cp.ev.Event(i))
 		if cp.rid {
@@ -195,7 +221,10 @@ func (s *Shipper) Handle(ctx context.Context, c blobsource.Chunk) (err error) {
 	if len(s.items) == 0 {
 		s.oldest = time.Now()
 	}
-	s.items = append(s.items, shipItem{ack: ack, first: first, count: cp.ev.Len()})
+	for _, it := range cp.items {
+		it.first += base
+		s.items = append(s.items, it)
+	}
 	s.st.events.Add(int64(cp.ev.Len()))
 	s.cond.Broadcast()
 	return nil
@@ -254,77 +283,113 @@ func (s *Shipper) stopCtx() context.Context {
 	return s.abort
 }
 
-// send delivers ev, retrying what was not accepted, then acknowledges the
-// items whose events were all accepted.
+// send delivers ev a window of batches at a time, retrying what was not
+// accepted. After every attempt it acknowledges the records whose events
+// were all accepted, so what a crash sends twice stays within about one
+// window; records with an event refused permanently (or still unsent at
+// exit) are not acknowledged.
 func (s *Shipper) send(ev *oms.Events, items []shipItem) {
 	ctx := s.stopCtx()
 	batches := s.o.Sink.Cut(ev)
-	seen := map[uint64]struct{}{}
-	todo := batches
-	var rejected []oms.Batch
-	for attempt := 0; ; attempt++ {
-		sctx, cancel := context.WithTimeout(ctx, s.o.SendTimeout)
-		rep := s.o.Sink.Send(sctx, ev, todo)
-		cancel()
-		s.st.sends.Add(1)
-		s.st.requests.Add(int64(rep.Requests))
-		s.st.accepted.Add(int64(rep.EventsAccepted))
-		for _, k := range rep.Remember {
-			seen[k] = struct{}{}
-		}
-		for i, b := range todo {
-			if i < len(rep.Rejected) && rep.Rejected[i] {
-				rejected = append(rejected, b)
+	var failedB []oms.Batch // rejected, or abandoned at exit
+	acked := make([]bool, len(items))
+	next := 0 // items before next are settled
+	var acks []Ack
+	// settle acknowledges items whose events all lie before upTo and none in
+	// pending or failedB.
+	settle := func(upTo int, pending []oms.Batch) {
+		acks = acks[:0]
+		for i := next; i < len(items); i++ {
+			it := items[i]
+			if it.first+it.count > upTo {
+				break
 			}
-		}
-		if rep.Permanent || rep.EventsRejected > 0 {
-			s.st.rejected.Add(int64(rep.EventsRejected))
-			s.o.Log.Errorf("destination refused %d events permanently (their blob ranges stay unacknowledged and are read again after a restart): %v", rep.EventsRejected, rep.Err)
-		}
-		if rep.OK() {
-			break
-		}
-		left := oms.Remaining(ev, batches, func(k uint64) bool { _, ok := seen[k]; return ok })
-		// Rejected pieces are not retried.
-		todo = todo[:0:0]
-		for _, b := range left {
-			if !overlapsAny(rejected, b.First, b.First+b.Count) {
-				todo = append(todo, b)
+			if acked[i] || overlapsAny(pending, it.first, it.first+it.count) || overlapsAny(failedB, it.first, it.first+it.count) {
+				continue
 			}
+			acked[i] = true
+			acks = append(acks, it.ack)
 		}
-		if len(todo) == 0 {
-			break
+		for next < len(items) && (acked[next] || (items[next].first+items[next].count <= upTo && len(pending) == 0)) {
+			next++
 		}
-		if ctx.Err() != nil {
-			n := 0
-			for _, b := range todo {
-				n += b.Count
-			}
-			s.o.Log.Warnf("exit: %d events not accepted yet; their blob ranges are read again at the next start", n)
-			rejected = append(rejected, todo...)
-			break
-		}
-		s.st.retries.Add(1)
-		wait := min(time.Second<<min(attempt, 5), 30*time.Second)
-		wait = wait/2 + rand.N(wait/2+1)
-		s.o.Log.Warnf("%d batches not accepted yet, sending them again in %v: %v", len(todo), wait.Round(time.Millisecond), rep.Err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if len(acks) > 0 {
+			s.st.rangesAcked.Add(int64(len(acks)))
+			s.acker.add(acks...)
 		}
 	}
-	acks := make([]Ack, 0, len(items))
-	for _, it := range items {
-		if overlapsAny(rejected, it.first, it.first+it.count) {
+	for w := 0; w < len(batches); w += s.o.SendWindow {
+		window := batches[w:min(w+s.o.SendWindow, len(batches))]
+		last := window[len(window)-1]
+		upTo := last.First + last.Count
+		seen := map[uint64]struct{}{}
+		todo := window
+		for attempt := 0; ; attempt++ {
+			sctx, cancel := context.WithTimeout(ctx, s.o.SendTimeout)
+			rep := s.o.Sink.Send(sctx, ev, todo)
+			cancel()
+			s.st.sends.Add(1)
+			s.st.requests.Add(int64(rep.Requests))
+			s.st.accepted.Add(int64(rep.EventsAccepted))
+			for _, k := range rep.Remember {
+				seen[k] = struct{}{}
+			}
+			for i, b := range todo {
+				if i < len(rep.Rejected) && rep.Rejected[i] {
+					failedB = append(failedB, b)
+				}
+			}
+			if rep.Permanent || rep.EventsRejected > 0 {
+				s.st.rejected.Add(int64(rep.EventsRejected))
+				s.o.Log.Errorf("destination refused %d events permanently (their blob ranges stay unacknowledged and are read again after a restart): %v", rep.EventsRejected, rep.Err)
+			}
+			var left []oms.Batch
+			if !rep.OK() {
+				left = oms.Remaining(ev, window, func(k uint64) bool { _, ok := seen[k]; return ok })
+			}
+			// Rejected pieces are not retried.
+			todo = todo[:0:0]
+			for _, b := range left {
+				if !overlapsAny(failedB, b.First, b.First+b.Count) {
+					todo = append(todo, b)
+				}
+			}
+			settle(upTo, todo)
+			if len(todo) == 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				n := 0
+				for _, b := range todo {
+					n += b.Count
+				}
+				s.o.Log.Warnf("exit: %d events not accepted yet; their blob ranges are read again at the next start", n)
+				failedB = append(failedB, todo...)
+				break
+			}
+			s.st.retries.Add(1)
+			wait := min(time.Second<<min(attempt, 5), 30*time.Second)
+			wait = wait/2 + rand.N(wait/2+1)
+			s.o.Log.Warnf("%d batches not accepted yet, sending them again in %v: %v", len(todo), wait.Round(time.Millisecond), rep.Err)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		if ctx.Err() != nil && w+s.o.SendWindow < len(batches) {
+			// Abandon the windows not started.
+			failedB = append(failedB, batches[w+s.o.SendWindow:]...)
+			s.o.Log.Warnf("exit: %d batches not sent; their blob ranges are read again at the next start", len(batches)-w-s.o.SendWindow)
+			break
+		}
+	}
+	for i := range items {
+		if !acked[i] {
 			s.st.rangesFailed.Add(1)
-			continue
 		}
-		acks = append(acks, it.ack)
 	}
-	s.st.rangesAcked.Add(int64(len(acks)))
-	s.acker.add(acks...)
 }
 
 func overlapsAny(bs []oms.Batch, first, end int) bool {
