@@ -56,6 +56,10 @@ type Config struct {
 	CheckpointDir string
 
 	DoneMarker DoneMarker
+	// KeepCursors keeps the cursors of finished blobs. By default a blob's
+	// cursor is deleted once the blob is closed, fully acknowledged, and its
+	// hour is behind the resource watermark (no listing reaches it again).
+	KeepCursors bool
 
 	Logger *slog.Logger
 	// Now is the clock; default time.Now. Tests move it.

@@ -3,10 +3,12 @@ package blobsource
 import (
 	"context"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nsgflow/nsgflow/blobsource/azuritetest"
+	"github.com/nsgflow/nsgflow/checkpoint"
 	"github.com/nsgflow/nsgflow/flowgen"
 )
 
@@ -110,7 +112,20 @@ func TestBackfill(t *testing.T) {
 			if e.sink.finals != len(want) {
 				t.Fatalf("%d final chunks, want %d", e.sink.finals, len(want))
 			}
-			// Restart: the watermark and cursors say everything is done.
+			// Finished cursors were pruned: only resource watermarks remain.
+			var keys []string
+			if err := e.store.List(ctx, "", func(c checkpoint.Cursor) error { keys = append(keys, c.Key); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				if !strings.HasPrefix(k, "resource/") {
+					t.Fatalf("cursor %s kept after its hour passed the watermark", k)
+				}
+			}
+			if len(keys) != o.Resources {
+				t.Fatalf("%d entries in the store, want %d resource watermarks", len(keys), o.Resources)
+			}
+			// Restart: the watermarks say everything is done.
 			e.sink = newSink(t, e.store)
 			e.src = e.newSource(func(c *Config) { c.Start = tt.start })
 			e.cycle()

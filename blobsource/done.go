@@ -60,7 +60,37 @@ func (s *Source) checkPending(ctx context.Context) {
 			}
 		}
 		delete(s.pending, key)
+		if !s.cfg.KeepCursors {
+			s.retired = append(s.retired, retiredCursor{key: key, hour: p.hour, res: p.res})
+		}
 	}
+}
+
+// retiredCursor is the cursor of a closed, fully acknowledged blob. It is
+// deleted once the resource watermark has passed its hour: from then on no
+// listing, in this run or after a restart, reaches the blob again.
+type retiredCursor struct {
+	key  string
+	hour time.Time
+	res  *resource
+}
+
+// pruneCursors deletes retired cursors below their resource's saved
+// watermark, so the store does not grow by one cursor per blob forever.
+func (s *Source) pruneCursors(ctx context.Context) {
+	k := 0
+	for _, rc := range s.retired {
+		if rc.res.resume.IsZero() || !rc.hour.Before(rc.res.resume) {
+			s.retired[k] = rc
+			k++
+			continue
+		}
+		if err := s.store.Delete(ctx, rc.key); err != nil {
+			s.log.Debug("cannot delete a finished cursor", "key", rc.key, "err", err)
+		}
+	}
+	clear(s.retired[k:])
+	s.retired = s.retired[:k]
 }
 
 // hasMarker reports whether metadata carries the done marker. Keys compare

@@ -29,7 +29,7 @@ func TestRewrittenBlob(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, srv, nil)
+			e := newEnv(t, srv, func(c *Config) { c.KeepCursors = true })
 			ctx := context.Background()
 			a := genBlob(t, flowgen.Options{RecordsPerHour: 8, TuplesPerRecord: 3, Seed: 1}, 0)
 			g := e.grower(a.Name)

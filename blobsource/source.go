@@ -37,6 +37,7 @@ type Source struct {
 	resources     map[string]*resource
 	blobs         map[string]*blobState // open blobs being followed
 	pending       map[string]*pendingBlob
+	retired       []retiredCursor
 	lastDiscovery time.Time
 	discoveryGen  int
 	bufs          sync.Pool
@@ -237,6 +238,7 @@ func (s *Source) cycle(ctx context.Context, fn Handler) (more bool, err error) {
 	s.afterJobs(ctx, jobs, now)
 	s.checkPending(ctx)
 	s.saveWatermarks(ctx, liveFrom)
+	s.pruneCursors(ctx)
 	s.st.pending.Store(int64(len(s.pending)))
 	return more, firstErr
 }

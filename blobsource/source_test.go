@@ -26,7 +26,7 @@ func TestGrowingBlobExactlyOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, srv, func(c *Config) { c.MaxChunk = tt.maxChunk })
+			e := newEnv(t, srv, func(c *Config) { c.MaxChunk = tt.maxChunk; c.KeepCursors = true })
 			b := genBlob(t, flowgen.Options{Format: tt.format, RecordsPerHour: 20, TuplesPerRecord: 4, Seed: 7}, 0)
 			g := e.grower(b.Name)
 			e.cycle() // head only: nothing to read
