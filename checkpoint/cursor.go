@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -140,7 +141,7 @@ func (c *Cursor) fold() {
 }
 
 // insertSpan adds s to a sorted, disjoint list, merging overlaps and
-// adjacent ranges.
+// adjacent ranges, in place where it can.
 func insertSpan(list []Span, s Span) []Span {
 	i := sort.Search(len(list), func(i int) bool { return list[i].End >= s.Start })
 	j := i
@@ -149,8 +150,11 @@ func insertSpan(list []Span, s Span) []Span {
 		s.End = max(s.End, list[j].End)
 		j++
 	}
-	out := append(list[:i:i], s)
-	return append(out, list[j:]...)
+	if i == j {
+		return slices.Insert(list, i, s)
+	}
+	list[i] = s
+	return append(list[:i+1], list[j:]...)
 }
 
 // Store keeps cursors by key. Implementations are safe for concurrent use.
