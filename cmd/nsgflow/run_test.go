@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -422,4 +423,151 @@ func TestRunSIGTERM(t *testing.T) {
 		t.Errorf("summary: %s", lastLine(errb.String()))
 	}
 	compareIDs(t, want, gotIDs(t, em))
+}
+
+// TestLatency measures, with a 30 s poll interval, the time from a block's
+// commit to the moment all its rows were accepted by the emulator: p50 and
+// p95 over every block committed during the run. It is a benchmark (about 4
+// minutes): it runs only with NSGFLOW_LATENCY_BENCH=1 (make bench-latency).
+// NSGFLOW_LATENCY_DURATION and NSGFLOW_LATENCY_POLL change the defaults.
+func TestLatency(t *testing.T) {
+	if os.Getenv("NSGFLOW_LATENCY_BENCH") != "1" {
+		t.Skip("benchmark: set NSGFLOW_LATENCY_BENCH=1 (make bench-latency)")
+	}
+	dur, poll := 4*time.Minute, "30s"
+	if v := os.Getenv("NSGFLOW_LATENCY_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dur = d
+	}
+	if v := os.Getenv("NSGFLOW_LATENCY_POLL"); v != "" {
+		poll = v
+	}
+	az := startAzurite(t)
+	svc := az.Client()
+	em := startRunEmulator(t)
+	ctx := context.Background()
+	// Three live blobs of the current hour, grown at random moments.
+	o := flowgen.Options{Format: flowgen.FormatVNetv4, Resources: 3, RecordsPerHour: 200, TuplesPerRecord: 20, Seed: 31, Start: time.Now().UTC()}
+	var growers []*azuritetest.Grower
+	var blobs []*flowgen.Blob
+	for i := 0; i < 3; i++ {
+		b, err := flowgen.GenerateBlob(o, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := azuritetest.CreateContainer(ctx, svc, b.Container); err != nil {
+			t.Fatal(err)
+		}
+		g, err := azuritetest.NewGrower(ctx, svc, b.Container, b.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		growers, blobs = append(growers, g), append(blobs, b)
+	}
+	args := runArgs(t, az, em, t.TempDir(), blobs[0].Container)
+	for i, a := range args {
+		if a == "--poll-interval" {
+			args[i+1] = poll
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- runRun(runCtx, args, &bytes.Buffer{}, &errb) }()
+
+	type block struct {
+		committed time.Time
+		ids       map[string]int
+	}
+	var mu sync.Mutex
+	var blocks []*block
+	firstSeen := map[string]time.Time{}
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		for runCtx.Err() == nil {
+			rows, err := em.Rows()
+			now := time.Now()
+			if err == nil {
+				mu.Lock()
+				for _, r := range rows {
+					id := fmt.Sprint(r["EventId"])
+					if _, ok := firstSeen[id]; !ok {
+						firstSeen[id] = now
+					}
+				}
+				mu.Unlock()
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	rng := rand.New(rand.NewPCG(3, 4))
+	next := make([]int, len(blobs))
+	end := time.Now().Add(dur)
+	for time.Now().Before(end) {
+		time.Sleep(time.Duration(2000+rng.IntN(6000)) * time.Millisecond)
+		i := rng.IntN(len(blobs))
+		b := blobs[i]
+		k := 1 + next[i]
+		if k >= len(b.Blocks)-1 {
+			continue
+		}
+		blk := b.Blocks[k]
+		if err := growers[i].Append(ctx, blk); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		next[i]++
+		// The block's events (every block after the first starts with ',').
+		rec := blk
+		if k > 1 {
+			rec = blk[1:]
+		}
+		ids := expectedIDs(t, append(append([]byte(flowgen.Head), rec...), flowgen.Tail...))
+		mu.Lock()
+		blocks = append(blocks, &block{committed: at, ids: ids})
+		mu.Unlock()
+	}
+	// Let the last blocks arrive: one poll interval and some.
+	pd, _ := time.ParseDuration(poll)
+	time.Sleep(pd + 5*time.Second)
+	stop()
+	<-done
+	<-watchDone
+	var lat []time.Duration
+	missing := 0
+	for _, b := range blocks {
+		var last time.Time
+		complete := true
+		for id := range b.ids {
+			ts, ok := firstSeen[id]
+			if !ok {
+				complete = false
+				break
+			}
+			if ts.After(last) {
+				last = ts
+			}
+		}
+		if !complete {
+			missing++
+			continue
+		}
+		lat = append(lat, last.Sub(b.committed))
+	}
+	if len(lat) == 0 {
+		t.Fatalf("no block arrived (%d committed): %s", len(blocks), errb.String())
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	t.Logf("poll %s: %d blocks committed over %v, %d arrived (%d not yet): commit-to-accepted p50 %v, p95 %v, min %v, max %v (rows polled every 200 ms)",
+		poll, len(blocks), dur, len(lat), missing, pct(0.50).Round(100*time.Millisecond), pct(0.95).Round(100*time.Millisecond),
+		lat[0].Round(100*time.Millisecond), lat[len(lat)-1].Round(100*time.Millisecond))
+	if missing > 0 {
+		t.Errorf("%d blocks did not arrive within a poll interval after the run", missing)
+	}
 }
