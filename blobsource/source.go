@@ -357,8 +357,6 @@ type blobInfo struct {
 	metadata map[string]*string
 }
 
-var errNoChange = errors.New("no change")
-
 func wrapf(err error, format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }

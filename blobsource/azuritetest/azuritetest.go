@@ -295,12 +295,11 @@ func CreateContainer(ctx context.Context, svc *service.Client, name string) erro
 // and commits a list with them inserted before the tail. Block IDs all have
 // the same length (flowgen.BlockID).
 type Grower struct {
-	c        *blockblob.Client
-	name     string
-	head     string
-	tail     string
-	data     []string
-	maxBlock int
+	c    *blockblob.Client
+	name string
+	head string
+	tail string
+	data []string
 }
 
 const growerMaxBlocks = 1 << 20
