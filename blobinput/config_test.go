@@ -172,3 +172,16 @@ type recordingGetter struct {
 }
 
 func (r recordingGetter) Get(k string) string { r.seen[k] = true; return r.m.Get(k) }
+
+// TestKeysInDocs: docs/plugin-input.md has a table row for every key.
+func TestKeysInDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "plugin-input.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys {
+		if !strings.Contains(string(doc), "| `"+k.Name+"` |") {
+			t.Errorf("docs/plugin-input.md has no row for key %s", k.Name)
+		}
+	}
+}
