@@ -40,6 +40,10 @@ type ShipperOptions struct {
 	// records of a window are acknowledged when it completes, so it bounds
 	// what a crash sends twice.
 	SendWindow int
+	// RetryBackoff is the first wait before a window's failed batches are
+	// sent again (doubling, at most 30s, with jitter); default 1s. The sink
+	// has already retried them itself.
+	RetryBackoff time.Duration
 }
 
 // Shipper is the delivery half of `nsgflow run`: it expands every range the
@@ -108,6 +112,9 @@ func NewShipper(o ShipperOptions) (*Shipper, error) {
 	}
 	if o.SendWindow <= 0 {
 		o.SendWindow = 8
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = time.Second
 	}
 	s := &Shipper{o: o, acker: newAcker(o.Store, o.Log), done: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
@@ -368,7 +375,7 @@ func (s *Shipper) send(ev *oms.Events, items []shipItem) {
 				break
 			}
 			s.st.retries.Add(1)
-			wait := min(time.Second<<min(attempt, 5), 30*time.Second)
+			wait := min(s.o.RetryBackoff<<min(attempt, 5), 30*time.Second)
 			wait = wait/2 + rand.N(wait/2+1)
 			s.o.Log.Warnf("%d batches not accepted yet, sending them again in %v: %v", len(todo), wait.Round(time.Millisecond), rep.Err)
 			t := time.NewTimer(wait)
