@@ -19,6 +19,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
+	"github.com/nsgflow/nsgflow/blobsource"
 	"github.com/nsgflow/nsgflow/blobsource/azuritetest"
 	"github.com/nsgflow/nsgflow/emulator"
 	"github.com/nsgflow/nsgflow/flowgen"
@@ -68,9 +69,24 @@ func startRunEmulator(t *testing.T) *emulator.Server {
 	return srv
 }
 
-// runArgs are the flags pointing nsgflow run at Azurite and the emulator.
-func runArgs(t *testing.T, az *azuritetest.Server, em *emulator.Server, cpDir, container string) []string {
+// runArgs are the flags pointing nsgflow run at Azurite and the emulator,
+// reading only the subscriptions of blobs (the tests share one Azurite and
+// flowgen's container names).
+func runArgs(t *testing.T, az *azuritetest.Server, em *emulator.Server, cpDir string, blobs ...*flowgen.Blob) []string {
 	t.Helper()
+	subs := map[string]bool{}
+	var list []string
+	for _, b := range blobs {
+		p, err := blobsource.ParsePath(b.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !subs[p.SubscriptionID] {
+			subs[p.SubscriptionID] = true
+			list = append(list, p.SubscriptionID)
+		}
+	}
+	container := blobs[0].Container
 	tok := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tok, []byte(runTestToken), 0o600); err != nil {
 		t.Fatal(err)
@@ -78,7 +94,7 @@ func runArgs(t *testing.T, az *azuritetest.Server, em *emulator.Server, cpDir, c
 	return []string{
 		"--storage-account", azuritetest.Account, "--storage-key", azuritetest.Key, "--storage-endpoint", az.Endpoint(),
 		"--containers", container, "--start", "beginning", "--grace", "1s", "--poll-interval", "200ms",
-		"--checkpoint-dir", cpDir,
+		"--checkpoint-dir", cpDir, "--subscriptions", strings.Join(list, ","),
 		"--destination", "logs_ingestion", "--endpoint", em.URL(), "--dcr-id", emulator.DefaultDCRImmutableID,
 		"--stream", emulator.DefaultStream, "--credential", "static", "--token-file", tok,
 		"--min-backoff", "10ms", "--max-backoff", "200ms", "--linger", "100ms",
@@ -193,7 +209,7 @@ func TestRunOnce(t *testing.T) {
 	datas, blobs := uploadSet(t, svc, o)
 	want := expectedIDs(t, datas...)
 	cp := t.TempDir()
-	args := append(runArgs(t, az, em, cp, blobs[0].Container), "--once", "--done-marker")
+	args := append(runArgs(t, az, em, cp, blobs...), "--once", "--done-marker")
 	var errb bytes.Buffer
 	code := runRun(context.Background(), args, &bytes.Buffer{}, &errb)
 	t.Logf("nsgflow run: %s", errb.String())
@@ -241,7 +257,7 @@ func TestRunGrowing(t *testing.T) {
 	defer stop()
 	var errb syncBuffer
 	done := make(chan int, 1)
-	args := append(runArgs(t, az, em, t.TempDir(), b.Container), "--done-marker")
+	args := append(runArgs(t, az, em, t.TempDir(), b), "--done-marker")
 	go func() { done <- runRun(runCtx, args, &bytes.Buffer{}, &errb) }()
 	// Grow: one to three blocks per commit, at uneven intervals.
 	data := b.Blocks[1 : len(b.Blocks)-1]
@@ -323,7 +339,7 @@ func TestRunKill9(t *testing.T) {
 	}
 	cur := time.Now().UTC().Truncate(time.Hour)
 	cp := t.TempDir()
-	args := append(runArgs(t, az, em, cp, blobs[0].Container), "--once", "--done-marker", "--max-body-bytes", "65536", "--read-concurrency", "2")
+	args := append(runArgs(t, az, em, cp, blobs...), "--once", "--done-marker", "--max-body-bytes", "65536", "--read-concurrency", "2")
 	rng := rand.New(rand.NewPCG(7, 7))
 	kills := 0
 	for i := 0; i < 20; i++ {
@@ -401,7 +417,7 @@ func TestRunSIGTERM(t *testing.T) {
 	datas, blobs := uploadSet(t, svc, o)
 	want := expectedIDs(t, datas...)
 	var errb syncBuffer
-	cmd := startChild(t, append(runArgs(t, az, em, t.TempDir(), blobs[0].Container), "--shutdown-timeout", "10s"), &errb)
+	cmd := startChild(t, append(runArgs(t, az, em, t.TempDir(), blobs...), "--shutdown-timeout", "10s"), &errb)
 	deadline := time.Now().Add(30 * time.Second)
 	for len(gotIDs(t, em)) < len(want) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -467,7 +483,7 @@ func TestLatency(t *testing.T) {
 		}
 		growers, blobs = append(growers, g), append(blobs, b)
 	}
-	args := runArgs(t, az, em, t.TempDir(), blobs[0].Container)
+	args := runArgs(t, az, em, t.TempDir(), blobs...)
 	for i, a := range args {
 		if a == "--poll-interval" {
 			args[i+1] = poll
