@@ -31,7 +31,7 @@ type ShipperOptions struct {
 	FlushBytes int
 	Linger     time.Duration
 	// MaxPendingBytes bounds the events waiting to be sent; the blob reader
-	// waits while more are pending (default 64 MiB).
+	// waits while more are pending (default 16 MiB).
 	MaxPendingBytes int
 	// SendTimeout bounds one Send call (default 2m); a batch not accepted
 	// then is sent again after a backoff.
@@ -102,7 +102,7 @@ func NewShipper(o ShipperOptions) (*Shipper, error) {
 		o.Linger = time.Second
 	}
 	if o.MaxPendingBytes <= 0 {
-		o.MaxPendingBytes = 64 << 20
+		o.MaxPendingBytes = 16 << 20
 	}
 	if o.MaxPendingBytes < o.FlushBytes {
 		o.MaxPendingBytes = o.FlushBytes
