@@ -47,7 +47,9 @@ demo: $(BIN)/nsgflow setup-azurite
 	d=$(DEMO_INPUT); rm -rf $$d; mkdir -p $$d/azurite; \
 	pids=(); \
 	cleanup() { for p in "$${pids[@]}"; do kill -TERM $$p 2>/dev/null || true; done; \
-		for p in "$${pids[@]}"; do wait $$p 2>/dev/null || true; done; }; \
+		for i in $$(seq 1 50); do alive=0; for p in "$${pids[@]}"; do kill -0 $$p 2>/dev/null && alive=1; done; \
+			[[ $$alive == 0 ]] && break; sleep 0.1; done; \
+		for p in "$${pids[@]}"; do kill -KILL $$p 2>/dev/null || true; wait $$p 2>/dev/null || true; done; }; \
 	trap cleanup EXIT INT TERM; \
 	echo "== Azurite (blob storage emulator) on a free loopback port"; \
 	$(AZURITE_BLOB) --blobHost 127.0.0.1 --blobPort 0 --location $$d/azurite --skipApiVersionCheck --loose \

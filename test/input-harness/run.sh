@@ -18,6 +18,8 @@ AZ_PID=
 cleanup() {
 	if [[ -n $AZ_PID ]] && kill -0 "$AZ_PID" 2>/dev/null; then
 		kill -TERM "$AZ_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$AZ_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$AZ_PID" 2>/dev/null || true
 		wait "$AZ_PID" 2>/dev/null || true
 	fi
 	if [[ ${KEEP_WORK:-} != 1 ]]; then rm -rf "$WORK"; else echo "work dir kept: $WORK"; fi
