@@ -203,3 +203,46 @@ func TestCoalesce(t *testing.T) {
 		}
 	}
 }
+
+// TestInputSelfAck: ranges with nothing to deliver (the head alone, a
+// record that is not JSON, in expand mode a record without tuples) are
+// acknowledged by the input, so once the delivered records are acknowledged
+// the checkpoint reaches the end of the data.
+func TestInputSelfAck(t *testing.T) {
+	good, err := flowgen.GenerateBlob(flowgen.Options{RecordsPerHour: 2, TuplesPerRecord: 2, Seed: 9}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec1, rec2 := good.Blocks[1], good.Blocks[2] // rec2 starts with ','
+	bad := []byte(`,{"time":"2026-11-26T00:00:00Z","oops":tru}`)
+	noTuples := []byte(`,{"time":"2026-11-26T00:00:00Z","category":"FlowLogFlowEvent","flowLogResourceID":"/X","flowRecords":{"flows":[]}}`)
+	tests := []struct {
+		name    string
+		expand  bool
+		blocks  [][]byte
+		entries int
+	}{
+		{"head alone, then records", false, [][]byte{[]byte(flowgen.Head), rec1, rec2}, 2},
+		{"a bad record between good ones", false, [][]byte{[]byte(flowgen.Head), rec1, bad, rec2}, 2},
+		{"a record without tuples (expand)", true, [][]byte{[]byte(flowgen.Head), rec1, noTuples, rec2}, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var chunks []blobsource.Chunk
+			off := int64(0)
+			for _, b := range tc.blocks {
+				chunks = append(chunks, blobsource.Chunk{Key: "k", Start: off, End: off + int64(len(b)), Data: b})
+				off += int64(len(b))
+			}
+			in, store := newTestInput(t, AckOutput, tc.expand, 1<<20, &fakeSource{chunks: chunks})
+			defer in.Close(time.Second)
+			ents := collectAll(t, in, tc.entries)
+			for _, e := range ents {
+				if err := checkpoint.Ack(context.Background(), store, "k", 0, num(e.prov[FieldOffset]), num(e.prov[FieldEnd])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitCommitted(t, store, "k", off)
+		})
+	}
+}
