@@ -587,3 +587,30 @@ func TestLatency(t *testing.T) {
 		t.Errorf("%d blocks did not arrive within a poll interval after the run", missing)
 	}
 }
+
+// TestRunDocs: docs/run.md names every storage flag of nsgflow run and every
+// flag of nsgflow feed.
+func TestRunDocs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "run.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, s := range runStorageSettings {
+		if f := "--" + strings.ReplaceAll(s.key, "_", "-"); !strings.Contains(doc, "`"+f) && !strings.Contains(doc, ", `"+f) {
+			t.Errorf("docs/run.md lacks %s", f)
+		}
+	}
+	var help bytes.Buffer
+	runFeed(context.Background(), []string{"-h"}, &help, &help)
+	for _, line := range strings.Split(help.String(), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "-") {
+			continue
+		}
+		name := "--" + strings.Fields(strings.TrimPrefix(line, "-"))[0]
+		if !strings.Contains(doc, name) {
+			t.Errorf("docs/run.md (nsgflow feed) lacks %s", name)
+		}
+	}
+}
