@@ -14,10 +14,8 @@ type CheckpointAcker struct {
 	Store checkpoint.Store
 }
 
-// Ack records every range of recs as accepted; flat events of an expanded
-// record (N of Total) are counted as pieces of its range. Each record must be
-// acknowledged once (the pipeline guarantees it). Records without a source
-// are ignored.
+// Ack records every range of recs as accepted. Ranges are idempotent, so a
+// record acknowledged twice is harmless. Records without a source are ignored.
 func (a CheckpointAcker) Ack(ctx context.Context, recs []Provenance) error {
 	byKey := map[string][]Provenance{}
 	var order []string
@@ -33,24 +31,10 @@ func (a CheckpointAcker) Ack(ctx context.Context, recs []Provenance) error {
 	var first error
 	for _, key := range order {
 		rs := byKey[key]
-		// Events of an expanded record (N of Total) count as pieces.
-		type rng struct{ gen, off, end, total int64 }
-		parts := map[rng]int64{}
-		var whole []Provenance
-		for _, r := range rs {
-			if r.N > 0 && r.Total > 0 {
-				parts[rng{r.Gen, r.Off, r.End, r.Total}]++
-			} else {
-				whole = append(whole, r)
-			}
-		}
 		_, err := checkpoint.Update(ctx, a.Store, key, func(c *checkpoint.Cursor) error {
 			changed := false
-			for _, r := range whole {
+			for _, r := range rs {
 				changed = c.Ack(r.Gen, r.Off, r.End) || changed
-			}
-			for k, n := range parts {
-				changed = c.AckPart(k.gen, k.off, k.end, n, k.total) || changed
 			}
 			if !changed {
 				return checkpoint.ErrNoChange

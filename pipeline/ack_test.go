@@ -2,9 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nsgflow/nsgflow/checkpoint"
+	"github.com/nsgflow/nsgflow/oms"
 )
 
 func TestCheckpointAcker(t *testing.T) {
@@ -24,8 +27,7 @@ func TestCheckpointAcker(t *testing.T) {
 		{"whole records in order", []Provenance{{Source: "b1", Off: 0, End: 12}, {Source: "b1", Off: 12, End: 100}}, "b1", 100, 0},
 		{"out of order then gap filled", []Provenance{{Source: "b2", Off: 50, End: 90}}, "b2", 0, 0},
 		{"gap filled", []Provenance{{Source: "b2", Off: 0, End: 50}}, "b2", 90, 0},
-		{"expanded events: 2 of 3", []Provenance{{Source: "b3", Off: 0, End: 40, N: 1, Total: 3}, {Source: "b3", Off: 0, End: 40, N: 2, Total: 3}}, "b3", 0, 1},
-		{"expanded events: the third", []Provenance{{Source: "b3", Off: 0, End: 40, N: 3, Total: 3}}, "b3", 40, 0},
+		{"acked twice is harmless", []Provenance{{Source: "b1", Off: 0, End: 12}}, "b1", 100, 0},
 		{"other generation ignored", []Provenance{{Source: "b1", Gen: 5, Off: 100, End: 200}}, "b1", 100, 0},
 		{"no source ignored", []Provenance{{Off: 0, End: 10}}, "", 0, 0},
 	}
@@ -60,8 +62,42 @@ func TestFlushAcksProvenance(t *testing.T) {
 	if got := p.Flush(chunk, "t"); got != OK {
 		t.Fatalf("Flush = %v", got)
 	}
-	want := []Provenance{{Source: "k", Gen: 2, Off: 12, End: 40}, {Source: "k", Gen: 2, Off: 40, End: 90, N: 1, Total: 2}}
+	// The flat event stands for its whole record: it is the only one of the
+	// record in the chunk (a filter may have dropped the other).
+	want := []Provenance{{Source: "k", Gen: 2, Off: 12, End: 40}, {Source: "k", Gen: 2, Off: 40, End: 90}}
 	if len(acker.recs) != 2 || acker.recs[0] != want[0] || acker.recs[1] != want[1] {
 		t.Fatalf("acked %+v, want %+v", acker.recs, want)
+	}
+}
+
+// TestFlushAcksExpandedRecordWhole: the flat events of one expanded record
+// are acknowledged as the whole record, once, and only after every one of
+// them was accepted, across a RETRY.
+func TestFlushAcksExpandedRecordWhole(t *testing.T) {
+	var chunk []byte
+	for n := 1; n <= 2; n++ {
+		chunk = entry(t, chunk, map[string]any{"EventId": fmt.Sprint("e", n), "Pad": strings.Repeat("x", 700), "_nsgflow_src": "k", "_nsgflow_gen": 1, "_nsgflow_off": 12, "_nsgflow_end": 90, "_nsgflow_n": n, "_nsgflow_total": 2})
+	}
+	sink := newFakeSink(t, 1024) // one event per batch
+	sink.answer = func(call int, b oms.Batch) string {
+		if call == 1 && b.First == 1 {
+			return "fail"
+		}
+		return "ok"
+	}
+	acker := &recordingAcker{}
+	p := newTestPipeline(t, sink, Options{Acker: acker})
+	if got := p.Flush(chunk, "t"); got != Retry {
+		t.Fatalf("first Flush = %v, want Retry", got)
+	}
+	if len(acker.recs) != 0 {
+		t.Fatalf("acked %+v before the record's second event was accepted", acker.recs)
+	}
+	if got := p.Flush(chunk, "t"); got != OK {
+		t.Fatalf("retried Flush = %v, want OK", got)
+	}
+	want := Provenance{Source: "k", Gen: 1, Off: 12, End: 90}
+	if len(acker.recs) != 1 || acker.recs[0] != want {
+		t.Fatalf("acked %+v, want exactly %+v", acker.recs, want)
 	}
 }

@@ -230,23 +230,62 @@ func retried(seen map[uint64]struct{}, todo []oms.Batch) []oms.Batch {
 	return todo
 }
 
-// ack passes to the Acker the provenance of every record none of whose
-// events are in left (not accepted). On a retry (sentNow not nil) only
-// records with events in sentNow are new: the others were acknowledged by
-// the attempt that delivered them.
+// ack passes to the Acker the range of every record none of whose events are
+// in left (not accepted). On a retry (sentNow not nil) only records with
+// events in sentNow are new: the others were acknowledged by the attempt
+// that delivered them.
+//
+// The flat events of one expanded record (N of Total) are grouped by their
+// range and acknowledged as the whole record once every one of them in this
+// chunk was accepted: the input writes all events of a record into one
+// callback buffer, hence one chunk, so the chunk holds all of them (minus
+// any a filter dropped on purpose). Counting pieces across attempts instead
+// could complete a record whose last event was never delivered.
 func (p *Pipeline) ack(w *worker, left, sentNow []oms.Batch) {
 	if p.o.Acker == nil || len(w.prov) == 0 {
 		return
 	}
 	out := w.ackBuf[:0]
+	type group struct {
+		blocked, fresh bool
+		at             int // index in out, or -1
+	}
+	var groups map[Provenance]*group
 	for _, r := range w.prov {
-		if overlaps(left, r.first, r.first+r.count) {
+		blocked := overlaps(left, r.first, r.first+r.count)
+		fresh := sentNow == nil || overlaps(sentNow, r.first, r.first+r.count)
+		if r.p.N == 0 {
+			if !blocked && fresh {
+				out = append(out, r.p)
+			}
 			continue
 		}
-		if sentNow != nil && !overlaps(sentNow, r.first, r.first+r.count) {
-			continue
+		whole := Provenance{Source: r.p.Source, Gen: r.p.Gen, Off: r.p.Off, End: r.p.End}
+		if groups == nil {
+			groups = map[Provenance]*group{}
 		}
-		out = append(out, r.p)
+		g := groups[whole]
+		if g == nil {
+			g = &group{at: -1}
+			groups[whole] = g
+		}
+		g.blocked = g.blocked || blocked
+		g.fresh = g.fresh || fresh
+		if g.at < 0 {
+			g.at = len(out)
+			out = append(out, whole)
+		}
+	}
+	if groups != nil {
+		// Drop groups with an event not accepted, or nothing new, in order.
+		kept := out[:0]
+		for _, pr := range out {
+			if g, ok := groups[pr]; ok && (g.blocked || !g.fresh) {
+				continue
+			}
+			kept = append(kept, pr)
+		}
+		out = kept
 	}
 	w.ackBuf = out[:0]
 	if len(out) == 0 {
