@@ -55,7 +55,7 @@ var Keys = []Key{
 	{"destination", DestLogsIngestion, "both", "`logs_ingestion` (Logs Ingestion API, recommended) or `data_collector` (legacy HTTP Data Collector API)."},
 	{"schema", "default", "both", "Row layout: `default` (typed columns, EventId) or `seed` (the 2017 script's string columns)."},
 	{"record_field", DefaultRecordField, "both", "Field that holds a flow-log record, blob or NDJSON line as a JSON string (e.g. `tail` without a parser). Records that are already maps are read directly."},
-	{"log_level", "info", "both", "The plugin's own log level: `error`, `warn`, `info` or `debug`."},
+	{"nsgflow_log_level", "info", "both", "The plugin's own log level: `error`, `warn`, `info` or `debug`. (Fluent Bit's core consumes `log_level` for every instance, so it never reaches a Go plugin.)"},
 	{"flush_deadline", DefaultFlushDeadline.String(), "both", "Longest time one flush may take, retries included; then the flush returns RETRY having remembered what was accepted. Keep it well under Fluent Bit's own timeouts."},
 	{"grace", DefaultGrace.String(), "both", "At exit, how long in-flight flushes may run before they are abandoned (keep it below Fluent Bit's `grace`, default 5s)."},
 	{"max_remembered_chunks", strconv.Itoa(DefaultMaxRememberedChunks), "both", "How many partly delivered chunks the plugin remembers (which batches were accepted) so a retried chunk sends no duplicates. Oldest forgotten first; 0 disables it (a retry re-sends the whole chunk)."},
@@ -120,7 +120,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		c.Schema = flowparse.DefaultSchema
 	}
 	c.RecordField = p.str("record_field", DefaultRecordField)
-	lvl := p.choice("log_level", "info", "error", "warn", "warning", "info", "debug")
+	lvl := p.choice("nsgflow_log_level", "info", "error", "warn", "warning", "info", "debug")
 	c.LogLevel, _ = ParseLevel(lvl)
 	c.FlushDeadline = p.duration("flush_deadline", DefaultFlushDeadline, time.Second, 10*time.Minute)
 	c.Grace = p.duration("grace", DefaultGrace, 0, time.Minute)

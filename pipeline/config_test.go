@@ -59,7 +59,7 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("li defaults: %+v", c.LogsIngestion)
 			}
 		}},
-		{"li full", with(liBase(), "schema", "SEED", "log_level", "debug", "flush_deadline", "30s", "grace", "1500ms",
+		{"li full", with(liBase(), "schema", "SEED", "nsgflow_log_level", "debug", "flush_deadline", "30s", "grace", "1500ms",
 			"max_remembered_chunks", "10", "concurrency", "8", "request_timeout", "5", "max_retries", "0", "gzip", "off",
 			"credential", "static", "token_file", tokFile, "cloud", "usgov", "record_field", "message"), "", func(t *testing.T, c Config) {
 			li := c.LogsIngestion
@@ -96,7 +96,7 @@ func TestParseConfig(t *testing.T) {
 		{"bad stream", with(liBase(), "stream", "NsgFlow"), "stream", nil},
 		{"missing endpoint", with(liBase(), "endpoint", ""), "endpoint is not set", nil},
 		{"bad schema", with(liBase(), "schema", "wide"), "schema", nil},
-		{"bad log level", with(liBase(), "log_level", "trace"), "log_level", nil},
+		{"bad log level", with(liBase(), "nsgflow_log_level", "trace"), "nsgflow_log_level", nil},
 		{"bad duration", with(liBase(), "flush_deadline", "soon"), "flush_deadline", nil},
 		{"deadline too short", with(liBase(), "flush_deadline", "10ms"), "flush_deadline", nil},
 		{"timeout over deadline", with(liBase(), "request_timeout", "30s"), "request_timeout", nil},

@@ -75,7 +75,7 @@ concurrency=2
 request_timeout=2s
 flush_deadline=5s
 grace=2s
-log_level=$LEVEL
+nsgflow_log_level=$LEVEL
 
 # Bad config: not a DCR immutable ID. Init must fail.
 [instance]
@@ -98,7 +98,7 @@ max_body_bytes=$([[ $MODE == test ]] && echo 8192 || echo 0)
 request_timeout=2s
 flush_deadline=5s
 grace=2s
-log_level=$LEVEL
+nsgflow_log_level=$LEVEL
 
 # A destination that accepts connections and never answers (the harness's
 # black hole): Exit must still return within grace.
@@ -113,7 +113,7 @@ token_file=$WORK/token
 request_timeout=20s
 flush_deadline=30s
 grace=2s
-log_level=$LEVEL
+nsgflow_log_level=$LEVEL
 
 # Bad config: Data Collector without a key. Init must fail.
 [instance]
