@@ -56,7 +56,7 @@ type Key struct {
 var Keys = []Key{
 	{"storage_account", "", "Storage account name. Unset: taken from `storage_endpoint` (`https://<account>.blob...`, or the first path segment as with Azurite) or the connection string."},
 	{"storage_endpoint", "https://<account>.blob.core.windows.net", "Blob service URL; set it for Azurite (`http://127.0.0.1:10000/devstoreaccount1`) or private endpoints."},
-	{"storage_auth", "picked from what is set", "`key`, `sas`, `connection-string`, `managed-identity`, `workload-identity`, `client-secret`, `cli`, `default` (azidentity chain) or `anonymous`. Unset: connection string, else SAS, else key, else `default`."},
+	{"storage_auth", "picked from what is set", "`key`, `sas`, `connection-string`, `managed-identity`, `workload-identity`, `client-secret`, `cli`, `default` (azidentity chain) or `anonymous`; underscores work too (`managed_identity`). Unset: connection string, else SAS, else key, else `default`."},
 	{"storage_key", "", "Account key; prefer `storage_key_file` or `${VAR}`."},
 	{"storage_key_file", "", "File holding the account key."},
 	{"storage_sas", "", "SAS token (query string, with or without `?`); needs permissions `r`, `l` (and `w` for the done marker)."},
@@ -120,15 +120,24 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 	a := &c.Source.Auth
 	a.AccountName = p.str("storage_account", "")
 	a.Endpoint = p.str("storage_endpoint", "")
-	a.Method = p.choice("storage_auth", "", "", blobsource.AuthKey, blobsource.AuthSAS, blobsource.AuthConnectionString,
+	// Both spellings work (managed_identity as the output plugin writes it).
+	a.Method = strings.ReplaceAll(p.choice("storage_auth", "", "", blobsource.AuthKey, blobsource.AuthSAS, blobsource.AuthConnectionString,
 		blobsource.AuthManagedIdentity, blobsource.AuthWorkloadIdentity, blobsource.AuthClientSecret,
-		blobsource.AuthCLI, blobsource.AuthDefault, blobsource.AuthAnonymous)
+		blobsource.AuthCLI, blobsource.AuthDefault, blobsource.AuthAnonymous,
+		"connection_string", "managed_identity", "workload_identity", "client_secret", "azure_cli", "azure-cli"), "_", "-")
+	if a.Method == "azure-cli" {
+		a.Method = blobsource.AuthCLI
+	}
 	a.AccountKey = p.secret("storage_key", "storage_key_file")
 	a.SASToken = p.secret("storage_sas", "storage_sas_file")
 	a.ConnectionString = p.secret("storage_connection_string", "storage_connection_string_file")
 	a.TenantID = p.str("storage_tenant_id", "")
 	a.ClientID = p.str("storage_client_id", "")
-	a.ClientSecret = p.secret("storage_client_secret", "storage_client_secret_file")
+	if a.Method == blobsource.AuthClientSecret {
+		// Read only when used: a mounted-but-empty secret file must not
+		// break managed or workload identity set-ups.
+		a.ClientSecret = p.secret("storage_client_secret", "storage_client_secret_file")
+	}
 	a.Cloud = p.choice("storage_cloud", "public", "public", "china", "usgov")
 	if a.Endpoint != "" && strings.Contains(a.Endpoint, "?") {
 		p.fail("storage_endpoint must not carry a query string: put the SAS in storage_sas")

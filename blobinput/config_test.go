@@ -152,6 +152,12 @@ func TestKeysDocumented(t *testing.T) {
 	if _, err := ParseConfig(g); err != nil {
 		t.Fatal(err)
 	}
+	// Keys read only for one auth method.
+	cs := base()
+	cs["storage_auth"], cs["storage_tenant_id"], cs["storage_client_id"], cs["storage_client_secret"] = "client_secret", "t", "c", "SECRET"
+	if _, err := ParseConfig(recordingGetter{seen: read, m: cs}); err != nil {
+		t.Fatal(err)
+	}
 	listed := map[string]bool{}
 	for _, k := range Keys {
 		listed[k.Name] = true
@@ -182,6 +188,27 @@ func TestKeysInDocs(t *testing.T) {
 	for _, k := range Keys {
 		if !strings.Contains(string(doc), "| `"+k.Name+"` |") {
 			t.Errorf("docs/plugin-input.md has no row for key %s", k.Name)
+		}
+	}
+}
+
+// TestAuthSpellings: both plugins' spellings of an auth method work, and a
+// client-secret file is only read for client-secret auth.
+func TestAuthSpellings(t *testing.T) {
+	for in, want := range map[string]string{"managed_identity": "managed-identity", "managed-identity": "managed-identity",
+		"workload_identity": "workload-identity", "azure_cli": "cli", "connection_string": "connection-string"} {
+		cfg := base()
+		cfg["storage_auth"] = in
+		if in == "connection_string" {
+			cfg["storage_connection_string"] = "UseDevelopmentStorage=true"
+		}
+		cfg["storage_client_secret_file"] = "/nonexistent/secret" // must not be read
+		c, err := ParseConfig(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if c.Source.Auth.Method != want {
+			t.Errorf("%s: method %q, want %q", in, c.Source.Auth.Method, want)
 		}
 	}
 }

@@ -68,7 +68,7 @@ var Keys = []Key{
 	{"dcr_id", "", "logs_ingestion", "The DCR's immutable ID, `dcr-` + 32 hex digits (required)."},
 	{"stream", "", "logs_ingestion", "The DCR stream, `Custom-<Name>` (required)."},
 	{"cloud", "public", "both", "`public`, `china` or `usgov`."},
-	{"credential", "default", "logs_ingestion", "`default`, `environment`, `client_secret`, `workload_identity`, `managed_identity`, `azure_cli`, or `static` (a fixed token from `token_file`: emulator and tests only)."},
+	{"credential", "default", "logs_ingestion", "`default`, `environment`, `client_secret`, `workload_identity`, `managed_identity`, `azure_cli`, or `static` (a fixed token from `token_file`: emulator and tests only). Hyphens work too (`managed-identity`)."},
 	{"tenant_id", "", "logs_ingestion", "Entra tenant (client_secret)."},
 	{"client_id", "", "logs_ingestion", "App or user-assigned identity client ID (client_secret, workload_identity, managed_identity)."},
 	{"client_secret", "", "logs_ingestion", "Client secret (client_secret); use `${VAR}` or `client_secret_file`."},
@@ -166,8 +166,13 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		if endpoint == "" {
 			p.fail("endpoint is not set: give the DCE or DCR logs-ingestion endpoint, e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com")
 		}
-		cred := p.choice("credential", oms.CredDefault, oms.CredDefault, oms.CredEnvironment, oms.CredClientSecret,
-			oms.CredWorkloadIdentity, oms.CredManagedIdentity, oms.CredAzureCLI, oms.CredStatic)
+		// Both spellings work (managed-identity as the input plugin writes it).
+		cred := strings.ReplaceAll(p.choice("credential", oms.CredDefault, oms.CredDefault, oms.CredEnvironment, oms.CredClientSecret,
+			oms.CredWorkloadIdentity, oms.CredManagedIdentity, oms.CredAzureCLI, oms.CredStatic,
+			"client-secret", "workload-identity", "managed-identity", "azure-cli", "cli"), "-", "_")
+		if cred == "cli" {
+			cred = oms.CredAzureCLI
+		}
 		li.Credential = oms.CredentialConfig{
 			Kind:      cred,
 			TenantID:  p.str("tenant_id", ""),

@@ -190,3 +190,17 @@ func TestDocsListEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialSpellings: the input plugin's hyphenated spellings work too.
+func TestCredentialSpellings(t *testing.T) {
+	for in, want := range map[string]string{"managed-identity": "managed_identity", "workload-identity": "workload_identity",
+		"azure-cli": "azure_cli", "cli": "azure_cli", "managed_identity": "managed_identity"} {
+		c, err := ParseConfig(with(liBase(), "credential", in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got := c.LogsIngestion.Credential.Kind; got != want {
+			t.Errorf("%s: credential %q, want %q", in, got, want)
+		}
+	}
+}
