@@ -51,6 +51,14 @@ type Cursor struct {
 	Closed bool `json:"closed,omitempty"`
 	// Done: the done marker was set on the blob (or found there).
 	Done bool `json:"done,omitempty"`
+	// MarkFailed: the done marker cannot be set on this closed blob for
+	// good (no write permission, the blob changed after it closed, another
+	// refusal that retrying does not fix); the reader does not try again.
+	// A closed, fully acknowledged cursor with neither Done nor MarkFailed
+	// still owes its marker: the reader keeps it, and holds the resource
+	// watermark at its hour, until the marker is set, whatever crashes or
+	// restarts happen in between.
+	MarkFailed bool `json:"mark_failed,omitempty"`
 
 	// Resume is used by resource entries (not blobs): the earliest hour of
 	// the resource that may still need reading or acknowledgment.
@@ -61,6 +69,13 @@ type Cursor struct {
 	// Version identifies the stored revision this cursor was loaded at
 	// (ETag for Blob, a revision number for Dir); empty for a new cursor.
 	Version string `json:"-"`
+}
+
+// MarkOwed reports whether a reader that sets done markers still has to
+// mark this blob: it was closed at size, every record was acknowledged, and
+// the marker was neither set nor given up.
+func (c *Cursor) MarkOwed(size int64) bool {
+	return c.Closed && c.Size == size && c.FullyAcked(size) && !c.Done && !c.MarkFailed
 }
 
 // FullyAcked reports whether every record of a blob of the given size was
@@ -112,7 +127,7 @@ func (c *Cursor) Reset() {
 	c.Committed = 0
 	c.Acked, c.Partial = nil, nil
 	c.ETag, c.Size, c.Created, c.Head = "", 0, time.Time{}, nil
-	c.Closed, c.Done = false, false
+	c.Closed, c.Done, c.MarkFailed = false, false, false
 }
 
 func (c *Cursor) fold() {

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"reflect"
 	"testing"
 )
@@ -63,5 +64,56 @@ func TestFullyAcked(t *testing.T) {
 	c := Cursor{Committed: 98}
 	if !c.FullyAcked(100) || c.FullyAcked(101) || c.FullyAcked(0) {
 		t.Fatal("FullyAcked wrong")
+	}
+}
+
+func TestMarkOwed(t *testing.T) {
+	const size = 100
+	tests := []struct {
+		name string
+		c    Cursor
+		want bool
+	}{
+		{"closed and fully acked", Cursor{Closed: true, Size: size, Committed: size - 2}, true},
+		{"open", Cursor{Size: size, Committed: size - 2}, false},
+		{"not fully acked", Cursor{Closed: true, Size: size, Committed: size - 3}, false},
+		{"already marked", Cursor{Closed: true, Size: size, Committed: size - 2, Done: true}, false},
+		{"marker given up", Cursor{Closed: true, Size: size, Committed: size - 2, MarkFailed: true}, false},
+		{"blob grew after close", Cursor{Closed: true, Size: size - 10, Committed: size - 12}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.MarkOwed(size); got != tt.want {
+				t.Fatalf("MarkOwed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMarkStateSurvivesStore: the marker state is persisted, and a reset
+// (rewritten blob) clears it.
+func TestMarkStateSurvivesStore(t *testing.T) {
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const key = "acct/c/blob"
+	if _, err := Update(ctx, d, key, func(c *Cursor) error {
+		c.Closed, c.Size, c.Committed, c.MarkFailed = true, 100, 98, true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Load(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.MarkFailed || c.MarkOwed(100) {
+		t.Fatalf("loaded %+v: want MarkFailed kept", c)
+	}
+	c.Reset()
+	if c.MarkFailed || c.Closed || c.Done {
+		t.Fatalf("after Reset: %+v", c)
 	}
 }
