@@ -268,22 +268,49 @@ func (t *transcoder) number(dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("fbencode: bad number at offset %d", start)
 	}
 	t.i = end
-	raw := string(t.b[start:end])
 	if !isFloat {
-		if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		// Integers (counters, ports, offsets) are parsed in place: no
+		// string per number on the hot path.
+		if n, ok := parseInt(t.b[start:end]); ok {
 			return AppendInt(dst, n), nil
 		}
-		if n, err := strconv.ParseUint(raw, 10, 64); err == nil {
+		if n, err := strconv.ParseUint(string(t.b[start:end]), 10, 64); err == nil {
 			dst = append(dst, 0xcf)
 			return binary.BigEndian.AppendUint64(dst, n), nil
 		}
 	}
+	raw := string(t.b[start:end])
 	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil {
 		return dst, fmt.Errorf("fbencode: number %q out of range at offset %d", raw, start)
 	}
 	dst = append(dst, 0xcb)
 	return binary.BigEndian.AppendUint64(dst, math.Float64bits(f)), nil
+}
+
+// parseInt parses a JSON integer that fits in int64.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		n = n*10 + uint64(c-'0')
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, false
+		}
+		return -int64(n), true
+	}
+	if n > 1<<63-1 {
+		return 0, false
+	}
+	return int64(n), true
 }
 
 // scanNumber checks JSON's number grammar -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?

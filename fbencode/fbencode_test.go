@@ -2,9 +2,11 @@ package fbencode
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ugorji/go/codec"
@@ -145,4 +147,41 @@ func FuzzAppendEntry(f *testing.F) {
 			t.Fatalf("output is not msgpack: %v", err)
 		}
 	})
+}
+
+func TestIntegerBounds(t *testing.T) {
+	for _, in := range []string{`{"n":9223372036854775807}`, `{"n":-9223372036854775808}`, `{"n":9223372036854775808}`, `{"n":-9223372036854775809}`, `{"n":0}`, `{"n":-0}`} {
+		b, err := AppendEntry(nil, 0, []byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		var h codec.MsgpackHandle
+		var entry []any
+		if err := codec.NewDecoderBytes(b, &h).Decode(&entry); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		var want map[string]json.Number
+		d := json.NewDecoder(strings.NewReader(in))
+		d.UseNumber()
+		d.Decode(&want)
+		got := fmt.Sprint(entry[1].(map[any]any)["n"])
+		if w := want["n"].String(); got != w && !(w == "-0" && got == "0") && !strings.Contains(w, "e") {
+			// Integers beyond int64 come back as float: compare as float.
+			if wf, _ := want["n"].Float64(); fmt.Sprint(wf) != got && fmt.Sprint(uint64(wf)) != got {
+				t.Errorf("%s: got %s", in, got)
+			}
+		}
+	}
+}
+
+func BenchmarkAppendEntryNumbers(b *testing.B) {
+	in := []byte(`{"SrcPort":55535,"DestPort":443,"PacketsSrcToDest":4,"BytesSrcToDest":4628,"PacketsDestToSrc":3,"BytesDestToSrc":510,"FlowLogVersion":4}`)
+	var dst []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if dst, err = AppendEntry(dst[:0], 0, in); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
