@@ -119,11 +119,11 @@ func TestCheckCreated(t *testing.T) {
 func TestKubectlDryRun(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		msg := fmt.Sprintf("SKIP: kubectl not found on PATH (CI=%q): the kubectl dry run of deploy/kubernetes did not run", os.Getenv("CI"))
+		msg := fmt.Sprintf("kubectl not found on PATH (CI=%q): the kubectl dry run of deploy/kubernetes did not run", os.Getenv("CI"))
 		if os.Getenv("NSGFLOW_REQUIRE_KUBECTL") == "1" {
-			t.Fatal(msg + " and NSGFLOW_REQUIRE_KUBECTL=1")
+			t.Fatal(msg + ", and NSGFLOW_REQUIRE_KUBECTL=1 requires it")
 		}
-		t.Skip(msg)
+		t.Skip("SKIP: " + msg)
 	}
 	tests := []struct {
 		name    string
