@@ -56,6 +56,16 @@ type Config struct {
 	CheckpointDir string
 
 	DoneMarker DoneMarker
+
+	// Once makes Run return nil after the first poll cycle that is caught
+	// up (Stats.CaughtUp: everything listed up to now read to its committed
+	// end and handed over, no backfill left, every finished hour's blob
+	// closed) with no closed blob left pending: every closed blob fully
+	// acknowledged and, with DoneMarker, marked (or the marker given up).
+	// Blobs of hours still open are read to their current end, not waited
+	// for. If acknowledgments never come (events refused for good), Run
+	// does not return: the caller watches its delivery side and cancels.
+	Once bool
 	// KeepCursors keeps the cursors of finished blobs. By default a blob's
 	// cursor is deleted once the blob is closed, fully acknowledged, and its
 	// hour is behind the resource watermark (no listing reaches it again).

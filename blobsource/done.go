@@ -3,6 +3,7 @@ package blobsource
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 	"github.com/nsgflow/nsgflow/checkpoint"
 )
 
-// pendingBlob is a closed blob whose records are not all acknowledged yet.
+// pendingBlob is a closed blob whose records are not all acknowledged yet,
+// or whose done marker is still owed.
 type pendingBlob struct {
 	id   BlobID
 	key  string
@@ -29,7 +31,10 @@ type pendingBlob struct {
 const maxPendingChecks = 2000
 
 // checkPending drops closed blobs whose records were all acknowledged,
-// setting the done marker on them when configured.
+// setting the done marker on them when configured. A blob whose marker
+// failed for a reason that may pass (storage unreachable, throttling) stays
+// pending and is tried again next cycle, so its hour holds the resource
+// watermark back and its cursor is kept: a restart finds it again.
 func (s *Source) checkPending(ctx context.Context) {
 	n := 0
 	for key, p := range s.pending {
@@ -48,15 +53,23 @@ func (s *Source) checkPending(ctx context.Context) {
 		if !c.FullyAcked(p.size) {
 			continue
 		}
-		if s.cfg.DoneMarker.Enabled && !c.Done {
-			if s.markDone(ctx, p) {
-				_, err := checkpoint.Update(ctx, s.store, key, func(c *checkpoint.Cursor) error {
+		if s.cfg.DoneMarker.Enabled && !c.Done && !c.MarkFailed {
+			res := s.markDone(ctx, p)
+			if res == markRetry {
+				continue
+			}
+			_, err := checkpoint.Update(ctx, s.store, key, func(c *checkpoint.Cursor) error {
+				if res == markSet {
 					c.Done = true
-					return nil
-				})
-				if err != nil {
-					s.log.Warn("cannot save done flag", "blob", p.id.Name, "err", err)
+				} else {
+					c.MarkFailed = true
 				}
+				return nil
+			})
+			if err != nil {
+				// Marked: listings skip the blob from now on. Given up: a
+				// restart may try once more.
+				s.log.Warn("cannot save done-marker state", "blob", p.id.Name, "err", err)
 			}
 		}
 		delete(s.pending, key)
@@ -99,23 +112,33 @@ func (s *Source) hasMarker(md map[string]*string) bool {
 	return HasDoneMarker(md, s.cfg.DoneMarker.Key, s.cfg.DoneMarker.Value)
 }
 
+// markResult is what became of a done marker.
+type markResult int
+
+const (
+	markSet    markResult = iota // set now, or found already set
+	markRetry                    // failed for a reason that may pass: try again next cycle
+	markGiveUp                   // cannot be set (permission, blob changed or deleted): do not try again
+)
+
 // markDone sets the done marker on a closed, fully acknowledged blob,
 // keeping its other metadata, and only if the blob is unchanged since it
 // was closed (If-Match). It never touches a blob whose hour is still open:
 // the writer's next commit would wipe the metadata anyway.
-func (s *Source) markDone(ctx context.Context, p *pendingBlob) bool {
+func (s *Source) markDone(ctx context.Context, p *pendingBlob) markResult {
 	bc := p.res.cc.NewBlobClient(p.id.Name)
 	props, err := bc.GetProperties(ctx, nil)
 	if err != nil {
-		if !isNotFound(err) {
-			s.st.doneFailed.Add(1)
-			s.log.Warn("cannot read blob properties to set the done marker", "blob", p.id.Name, "err", redact.Error(err))
+		if isNotFound(err) {
+			return markGiveUp
 		}
-		return false
+		s.st.doneFailed.Add(1)
+		s.log.Warn("cannot read blob properties to set the done marker", "blob", p.id.Name, "err", redact.Error(err))
+		return markOutcome(err)
 	}
 	if props.ETag == nil || normETag(*props.ETag) != p.etag {
 		s.log.Warn("blob changed after it was closed; done marker not set", "blob", p.id.Name)
-		return false
+		return markGiveUp
 	}
 	set, err := SetDoneMarker(ctx, bc, props.Metadata, *props.ETag, s.cfg.DoneMarker.Key, s.cfg.DoneMarker.Value)
 	if err != nil {
@@ -127,17 +150,29 @@ func (s *Source) markDone(ctx context.Context, p *pendingBlob) bool {
 			}
 			level("cannot set the done marker: permission denied (a SAS needs the w permission, a role Storage Blob Data Contributor); reading continues without marking",
 				"blob", p.id.Name, "marker", s.cfg.DoneMarker.Key, "err", redact.Error(err))
-		} else {
-			s.log.Warn("cannot set the done marker", "blob", p.id.Name, "err", redact.Error(err))
+			return markGiveUp
 		}
-		return false
+		s.log.Warn("cannot set the done marker", "blob", p.id.Name, "err", redact.Error(err))
+		return markOutcome(err)
 	}
 	if !set {
-		return true // already marked
+		return markSet // already marked
 	}
 	s.st.doneMarked.Add(1)
 	s.log.Info("done marker set", "blob", p.id.Name, "marker", s.cfg.DoneMarker.Key+"="+s.cfg.DoneMarker.Value)
-	return true
+	return markSet
+}
+
+// markOutcome classifies a failed marker request: a refusal (4xx other than
+// timeout and throttling: permission, precondition, bad request, deleted)
+// is final; anything else (5xx, network, throttling) is tried again.
+func markOutcome(err error) markResult {
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 &&
+		re.StatusCode != http.StatusRequestTimeout && re.StatusCode != http.StatusTooManyRequests {
+		return markGiveUp
+	}
+	return markRetry
 }
 
 // HasDoneMarker reports whether metadata carries key=value, comparing keys

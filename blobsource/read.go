@@ -72,9 +72,19 @@ func (s *Source) observe(ctx context.Context, r *resource, it blobInfo, now time
 			c = checkpoint.Cursor{}
 		case err != nil:
 			s.log.Warn("cannot load cursor; blob skipped this cycle", "blob", it.name, "err", err)
+			s.behind = true
 			return nil
 		}
-		if c.Done || (c.Closed && c.Size == it.size && c.FullyAcked(it.size)) {
+		if c.Done {
+			return nil
+		}
+		if c.Closed && c.Size == it.size && c.FullyAcked(it.size) {
+			// Finished; but a marker may still be owed: closed and acked
+			// in an earlier run that stopped before marking it.
+			if s.cfg.DoneMarker.Enabled && c.MarkOwed(it.size) {
+				s.pending[key] = &pendingBlob{id: id, key: key, size: c.Size, etag: azcore.ETag(c.ETag),
+					hour: it.path.Hour, res: r}
+			}
 			return nil
 		}
 		b = &blobState{id: id, key: key, path: it.path, res: r, gen: c.Gen, r: c.Committed}
@@ -241,7 +251,7 @@ func (s *Source) readBlob(ctx context.Context, j *job, fn Handler) error {
 		if c.Gen != b.gen {
 			return checkpoint.ErrNoChange
 		}
-		c.Closed, c.ETag, c.Size = true, string(info.etag), info.size
+		c.Closed, c.ETag, c.Size, c.MarkFailed = true, string(info.etag), info.size, false
 		if b.r == 0 && c.Committed < end {
 			// Nothing but the head was ever written: nothing to deliver.
 			c.Committed = max(end, 0)

@@ -40,7 +40,10 @@ type Source struct {
 	retired       []retiredCursor
 	lastDiscovery time.Time
 	discoveryGen  int
-	bufs          sync.Pool
+	// behind is set during a cycle by whatever keeps it from being caught
+	// up; caughtUp and finished are the verdicts of the last cycle.
+	behind, caughtUp, finished bool
+	bufs                       sync.Pool
 }
 
 // New checks the configuration and builds the storage client. It does no
@@ -110,7 +113,7 @@ type Handler func(ctx context.Context, c Chunk) error
 
 // Run polls until ctx is done, handing every new range to fn. Storage
 // errors are logged and retried with backoff; Run returns nil when ctx is
-// cancelled.
+// cancelled, or, with Config.Once, when a pass has finished (see Once).
 func (s *Source) Run(ctx context.Context, fn Handler) error {
 	failures := 0
 	var delay time.Duration
@@ -129,6 +132,10 @@ func (s *Source) Run(ctx context.Context, fn Handler) error {
 		}
 		more, err := s.cycle(ctx, fn)
 		if ctx.Err() != nil {
+			return nil
+		}
+		if s.cfg.Once && err == nil && s.finished {
+			s.log.Info("every blob read, acknowledged and finished; stopping (once)")
 			return nil
 		}
 		switch {
@@ -171,6 +178,12 @@ func (r *resource) key(account string) string {
 // remains and the next cycle should follow at once.
 func (s *Source) cycle(ctx context.Context, fn Handler) (more bool, err error) {
 	s.st.cycles.Add(1)
+	s.behind = false
+	defer func() {
+		s.caughtUp = err == nil && !s.behind
+		s.finished = s.caughtUp && len(s.pending) == 0
+		s.st.caughtUp.Store(s.caughtUp)
+	}()
 	now := s.cfg.Now().UTC()
 	if s.lastDiscovery.IsZero() || now.Sub(s.lastDiscovery) >= s.cfg.DiscoveryInterval || now.Before(s.lastDiscovery) {
 		if err := s.discover(ctx); err != nil {
@@ -234,8 +247,15 @@ func (s *Source) cycle(ctx context.Context, fn Handler) (more bool, err error) {
 			}
 		}
 	}
+	for _, r := range s.resources {
+		// Backfill left (more cycles needed, or paused by MaxPending).
+		if !r.started || r.bf != nil {
+			s.behind = true
+		}
+	}
 	s.runJobs(ctx, jobs, fn)
 	s.afterJobs(ctx, jobs, now)
+	s.checkBehind(now)
 	s.checkPending(ctx)
 	s.saveWatermarks(ctx, liveFrom)
 	s.pruneCursors(ctx)
@@ -327,11 +347,27 @@ func (s *Source) afterJobs(ctx context.Context, jobs []*job, now time.Time) {
 	}
 }
 
+// checkBehind notes open blobs that keep the cycle from being caught up:
+// the last read failed (retried later), or the hour is over but the blob is
+// not closed yet. Blobs skipped as unreadable (403) are not waited for.
+func (s *Source) checkBehind(now time.Time) {
+	for _, b := range s.blobs {
+		if b.forbiddenGen == s.discoveryGen {
+			continue
+		}
+		if b.failures > 0 || !now.Before(hourEnd(b.path.Hour).Add(s.cfg.Grace)) {
+			s.behind = true
+			return
+		}
+	}
+}
+
 // statsCounters backs Stats with atomics.
 type statsCounters struct {
 	cycles, cycleErrors, discoveries, resources, listed, blobsRead, chunks, bytes atomic.Int64
 	rewrites, forbidden, notFound, readErrors, changed, deliveryFails, closed     atomic.Int64
 	pending, doneMarked, doneSkipped, doneFailed                                  atomic.Int64
+	caughtUp                                                                      atomic.Bool
 }
 
 func (c *statsCounters) snapshot() Stats {
@@ -342,7 +378,7 @@ func (c *statsCounters) snapshot() Stats {
 		Forbidden: c.forbidden.Load(), NotFound: c.notFound.Load(), ReadErrors: c.readErrors.Load(),
 		Changed: c.changed.Load(), DeliveryFails: c.deliveryFails.Load(), Closed: c.closed.Load(),
 		Pending: c.pending.Load(), DoneMarked: c.doneMarked.Load(), DoneSkipped: c.doneSkipped.Load(),
-		DoneFailed: c.doneFailed.Load(),
+		DoneFailed: c.doneFailed.Load(), CaughtUp: c.caughtUp.Load(),
 	}
 }
 

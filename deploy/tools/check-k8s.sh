@@ -2,10 +2,11 @@
 # Validate deploy/kubernetes/ with kubectl, without a cluster:
 #  - every manifest must decode as a Kubernetes object (kubectl label --local,
 #    which reads the files client-side and contacts no server);
-#  - with NSGFLOW_K8S_DRY_RUN=1 also `kubectl apply --dry-run=client
-#    --validate=false -f deploy/kubernetes/`, which needs a reachable cluster
-#    for API discovery (it changes nothing there). Off by default: tests must
-#    not talk to a non-loopback host.
+#  - `kubectl apply --dry-run=client --validate=false -f deploy/kubernetes/`
+#    runs in `make check-k8s` against a loopback fake API discovery server
+#    (go test ./deploy/kubernetes/fakeapi -run TestKubectlDryRun);
+#  - with NSGFLOW_K8S_DRY_RUN=1 this script also runs it against the cluster
+#    of your kubeconfig (discovery only; it changes nothing there).
 # Cross-object references (volumes, ConfigMap keys, service account, probes)
 # are checked by `go test ./deploy -run TestKubernetesManifests`.
 # Without kubectl the kubectl part is skipped with a message.
