@@ -40,7 +40,7 @@ func init() {
 // every --grow-every until they are complete, --grow-for has passed, or the
 // process is stopped.
 func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := commandFlags("feed", "--storage-endpoint URL|--storage-connection-string CS [flags]", stderr)
+	fs := commandFlags("feed", "--storage-endpoint URL|--storage-connection-string-file F [flags]", stderr)
 	account := fs.String("storage-account", "", "storage account name (default: from the endpoint)")
 	endpoint := fs.String("storage-endpoint", "", "blob service URL, e.g. Azurite's http://127.0.0.1:10000/devstoreaccount1")
 	keyFile := fs.String("storage-key-file", "", "file holding the account key (else $"+envStorageKey+")")

@@ -261,6 +261,9 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 			p = 250 * time.Millisecond
 		}
 		icfg.Source.PollInterval = min(icfg.Source.PollInterval, p)
+		// The source ends Run itself once everything was read, every
+		// closed blob acknowledged and marked.
+		icfg.Source.Once = true
 	}
 	src, store, err := blobinput.OpenSource(icfg, log)
 	if err != nil {
@@ -294,7 +297,7 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 	started := time.Now()
 	var onceErr error
 	if opt.once {
-		onceErr = waitOnce(ctx, src, sh, progress, stderr)
+		onceErr = waitOnce(ctx, src, srcDone, sh, progress, stderr)
 	} else {
 		tick := time.NewTicker(time.Second)
 	loop:
@@ -347,44 +350,53 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 	return status
 }
 
-// waitOnce returns when everything available was read and delivered: a
-// whole poll cycle ran after the last chunk with nothing new and nothing
-// left to send (so the done markers of closed blobs were set too). Storage
-// failing three cycles in a row ends it with an error.
-func waitOnce(ctx context.Context, src *blobsource.Source, sh *blobinput.Shipper, progress bool, stderr io.Writer) error {
+// waitOnce returns when everything available was read and delivered: the
+// source (Config.Once) ended Run after a pass that read every blob to its
+// current end, with every closed blob acknowledged and marked done, and the
+// shipper has sent and acknowledged what it still held (ranges of blobs of
+// hours still open). It ends with an error when storage failed three poll
+// cycles in a row, or when the source is caught up but ranges were refused
+// for good or their acknowledgment failed: their blobs can never finish in
+// this run.
+func waitOnce(ctx context.Context, src *blobsource.Source, srcDone chan error, sh *blobinput.Shipper, progress bool, stderr io.Writer) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	lastChunks, quietAt := int64(-1), int64(-1)
-	var errsAt int64
+	var lastChunks, errsAt int64
 	lastShow := time.Time{}
+	finished := false
 	for {
 		select {
 		case <-ctx.Done():
 			return errors.New("interrupted before everything was delivered")
+		case err := <-srcDone:
+			srcDone <- err // for the shutdown
+			if err != nil {
+				return fmt.Errorf("blob reader: %w", err)
+			}
+			finished = true
 		case <-tick.C:
 		}
-		st := src.Stats()
+		if finished && sh.Idle() {
+			return nil
+		}
+		st, ss := src.Stats(), sh.Stats()
 		if progress && time.Since(lastShow) >= 250*time.Millisecond {
-			printRunProgress(stderr, st, sh.Stats())
+			printRunProgress(stderr, st, ss)
 			lastShow = time.Now()
+		}
+		if finished {
+			continue
 		}
 		if st.CycleErrors > errsAt {
 			if st.CycleErrors-errsAt >= 3 && st.Chunks == lastChunks {
 				return errors.New("storage failed three poll cycles in a row (see the log lines above)")
 			}
 		} else {
-			errsAt = st.CycleErrors
+			errsAt, lastChunks = st.CycleErrors, st.Chunks
 		}
-		if st.Chunks != lastChunks || !sh.Idle() {
-			lastChunks, quietAt = st.Chunks, -1
-			continue
-		}
-		if quietAt < 0 {
-			quietAt = st.Cycles
-			continue
-		}
-		if st.Cycles >= quietAt+2 {
-			return nil
+		if st.CaughtUp && (ss.RangesFailed > 0 || ss.AckFailures > 0) && sh.Idle() {
+			return fmt.Errorf("%d ranges not delivered and %d acknowledgments not written: their blobs stay unfinished and are read again at the next start",
+				ss.RangesFailed, ss.AckFailures)
 		}
 	}
 }

@@ -233,6 +233,80 @@ func TestRunOnce(t *testing.T) {
 	}
 }
 
+// TestRunOnceLongBackfill: --once over a backfill of 24 hours of 2
+// resources, whose first 22 hours hold only empty blobs (head and tail: no
+// traffic, as after VMs were stopped), read at 64 blobs a cycle
+// (--read-concurrency 1), so several poll cycles hand nothing over before
+// the data comes. nsgflow run must not take that for the end: it exits
+// only after every tuple was delivered and every closed blob marked done.
+func TestRunOnceLongBackfill(t *testing.T) {
+	az := startAzurite(t)
+	svc := az.Client()
+	em := startRunEmulator(t)
+	ctx := context.Background()
+	const hours, idleHours = 24, 22
+	o := flowgen.Options{Format: flowgen.FormatNSGv2, Resources: 2, MACs: 10, Hours: hours, RecordsPerHour: 3, TuplesPerRecord: 4,
+		Seed: 77, Start: time.Now().UTC().Truncate(time.Hour).Add(-(hours + 1) * time.Hour)}
+	var all []*flowgen.Blob
+	var datas [][]byte
+	if err := flowgen.Generate(o, func(b *flowgen.Blob) error {
+		if b.Hour.Before(o.Start.Add(idleHours * time.Hour)) {
+			b.Blocks = [][]byte{b.Blocks[0], b.Blocks[len(b.Blocks)-1]}
+		} else {
+			datas = append(datas, b.Bytes())
+		}
+		all = append(all, b)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := azuritetest.CreateContainer(ctx, svc, all[0].Container); err != nil {
+		t.Fatal(err)
+	}
+	// Upload from a few goroutines: 480 blobs.
+	var wg sync.WaitGroup
+	errs := make(chan error, len(all))
+	next := make(chan *flowgen.Blob)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				errs <- azuritetest.UploadBlob(ctx, svc, b)
+			}
+		}()
+	}
+	for _, b := range all {
+		next <- b
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := expectedIDs(t, datas...)
+	args := append(runArgs(t, az, em, t.TempDir(), all...), "--once", "--done-marker", "--read-concurrency", "1")
+	var errb bytes.Buffer
+	code := runRun(ctx, args, &bytes.Buffer{}, &errb)
+	t.Logf("nsgflow run: %s", lastLine(errb.String()))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	compareIDs(t, want, gotIDs(t, em))
+	unmarked := 0
+	for _, b := range all {
+		if !hasDoneMarker(t, svc, b.Container, b.Name) {
+			unmarked++
+		}
+	}
+	if unmarked > 0 {
+		t.Fatalf("%d of %d closed blobs without the done marker after --once", unmarked, len(all))
+	}
+}
+
 // TestRunGrowing: a blob of the current hour grows block by block while
 // nsgflow run polls every 200 ms; every tuple arrives exactly once, and the
 // open blob gets no done marker.
@@ -315,7 +389,7 @@ func startChild(t *testing.T, args []string, stderr io.Writer) *exec.Cmd {
 // tuple is lost; repeats (what was in flight at a kill) are counted and
 // logged. After every kill, each blob that carries the done marker has all
 // its tuples in the emulator already, and the open blob of the current hour
-// never gets one.
+// never gets one; after the final run every blob of a past hour has it.
 func TestRunKill9(t *testing.T) {
 	az := startAzurite(t)
 	svc := az.Client()
@@ -395,15 +469,20 @@ func TestRunKill9(t *testing.T) {
 	if kills < 20 {
 		t.Fatalf("only %d kills", kills)
 	}
+	// A kill between a blob's last acknowledgment and its marker leaves the
+	// marker owed in the checkpoint: the final run sets it.
+	unmarked := 0
 	for _, b := range blobs {
 		marked := hasDoneMarker(t, svc, b.Container, b.Name)
 		if b.Hour.Equal(cur) && marked {
 			t.Errorf("open blob %s is marked done", b.Name)
 		}
 		if !b.Hour.Equal(cur) && !marked {
-			t.Logf("closed, fully delivered blob %s has no done marker after the final run (blobsource does not retry the marker of a blob closed and acknowledged in an earlier, killed run)", b.Name)
+			unmarked++
+			t.Errorf("closed, fully delivered blob %s has no done marker after the final run", b.Name)
 		}
 	}
+	t.Logf("%d closed blobs without the done marker after the final run", unmarked)
 }
 
 // TestRunSIGTERM: SIGTERM stops a polling nsgflow run within the shutdown
