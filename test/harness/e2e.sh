@@ -30,7 +30,7 @@ DCR=dcr-00000000000000000000000000000000
 
 "$BIN/nsgflow" emulator --addr 127.0.0.1:0 --ready-file "$WORK/ready" --out "$WORK/rows.ndjson" \
 	--token-file "$WORK/token" --shared-key-file "$WORK/key" --workspace-id "$WS" --dcr-id "$DCR" \
-	--fail-503 0.1 --seed 3 >"$WORK/emulator.out" 2>&1 &
+	--fail-first 2 --fail-503 0.1 --seed 3 >"$WORK/emulator.out" 2>&1 &
 EMU_PID=$!
 for _ in $(seq 100); do [[ -s $WORK/ready ]] && break; sleep 0.1; done
 URL=$(head -n1 "$WORK/ready")
@@ -91,22 +91,31 @@ CONF
 FB_PID=$!
 # Wait until both tables hold the expected row count (or 90 s).
 for _ in $(seq 180); do
-	n=$(curl -fsS "$URL/stats" 2>/dev/null | grep -o '"rows_total":[0-9]*' | cut -d: -f2 || echo 0)
+	# /stats is indented JSON: "rows_total": 744
+	n=$(curl -fsS "$URL/stats" 2>/dev/null | grep -o '"rows_total": *[0-9]*' | grep -o '[0-9]*$' || echo 0)
 	[[ ${n:-0} -ge $((2 * want)) ]] && break
 	kill -0 "$FB_PID" 2>/dev/null || break
 	sleep 0.5
 done
-kill -TERM "$FB_PID"
-wait "$FB_PID" || true
+kill -TERM "$FB_PID" 2>/dev/null || true
+fb_rc=0
+wait "$FB_PID" || fb_rc=$?
 FB_PID=
 kill -TERM "$EMU_PID"
 wait "$EMU_PID" || true
 EMU_PID=
-grep -m 20 -E '\[(error|warn)\]|nsgflow' "$WORK/fluent-bit.log" || true
+grep -E '\[(error|warn)\]|nsgflow' "$WORK/fluent-bit.log" | grep -v 'worker #' | head -n 30 || true
+# A crash (a Go panic or a signal inside the plugin) ends Fluent Bit with a
+# non-zero status instead of 0 after SIGTERM.
+if [[ $fb_rc -ne 0 ]]; then
+	echo "FAIL: Fluent Bit exited with status $fb_rc (log: $WORK/fluent-bit.log)"
+	tail -n 30 "$WORK/fluent-bit.log"
+	exit 1
+fi
 if grep -qF -e "$TOKEN" -e "$NSGFLOW_E2E_KEY" "$WORK/fluent-bit.log"; then
 	echo "FAIL: a secret appears in Fluent Bit's log"
 	exit 1
 fi
 "$BIN/genchunks" check -label e2e-li -rows "$WORK/rows.ndjson" -expected "$WORK/expected.ndjson" -table NsgFlow_CL
 "$BIN/genchunks" check -label e2e-dc -rows "$WORK/rows.ndjson" -expected "$WORK/expected.ndjson" -table NsgFlowE2E_CL
-echo "e2e: 11 passed, 0 failed"
+echo "e2e: 12 passed, 0 failed"
