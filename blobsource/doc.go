@@ -44,6 +44,17 @@
 // been quiet (Last-Modified older than Grace, or unchanged since the
 // previous poll); its last chunk then has Final set.
 //
+// The done marker is owed, in the checkpoint, by every closed and fully
+// acknowledged blob not yet marked (checkpoint.Cursor.MarkOwed): such a blob
+// holds its resource watermark back and keeps its cursor until the marker is
+// set or refused for good, so a reader stopped between the last
+// acknowledgment and the marker leaves it to the next start.
+//
+// With Config.Once, Run returns after the first poll cycle that is caught up
+// (Stats.CaughtUp: every listed blob read to its committed end and handed
+// over, no backfill left, every finished hour's blob closed) with no closed
+// blob still waiting for acknowledgment or marker: a backfill's explicit end.
+//
 // Errors: 403 is logged and counted and the blob (or container) is skipped
 // until the next discovery; 404 during a read drops the cursor; other errors
 // (throttling, timeouts, storage unreachable) are retried by the SDK and then
