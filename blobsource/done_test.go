@@ -3,13 +3,20 @@ package blobsource
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/nsgflow/nsgflow/blobsource/azuritetest"
 	"github.com/nsgflow/nsgflow/checkpoint"
@@ -273,6 +280,148 @@ func TestDoneMarkerAfterRestart(t *testing.T) {
 			}
 			if _, err := e.store.Load(ctx, closedKey); err != nil {
 				t.Fatalf("cursor of an unfinished blob: %v", err)
+			}
+		})
+	}
+}
+
+// TestMarkOutcome: refusals give the marker up; what may pass is retried.
+func TestMarkOutcome(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want markResult
+	}{
+		{"forbidden", &azcore.ResponseError{StatusCode: 403}, markGiveUp},
+		{"precondition failed", &azcore.ResponseError{StatusCode: 412}, markGiveUp},
+		{"bad request", &azcore.ResponseError{StatusCode: 400}, markGiveUp},
+		{"not found", &azcore.ResponseError{StatusCode: 404}, markGiveUp},
+		{"request timeout", &azcore.ResponseError{StatusCode: 408}, markRetry},
+		{"throttled", &azcore.ResponseError{StatusCode: 429}, markRetry},
+		{"server busy", &azcore.ResponseError{StatusCode: 503}, markRetry},
+		{"wrapped server error", fmt.Errorf("set metadata: %w", &azcore.ResponseError{StatusCode: 500}), markRetry},
+		{"network", errors.New("dial tcp 127.0.0.1:1: connection refused"), markRetry},
+		{"deadline", context.DeadlineExceeded, markRetry},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := markOutcome(tt.err); got != tt.want {
+				t.Fatalf("markOutcome = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// failMetadata answers metadata writes (PUT ?comp=metadata) with status
+// while on is set, without sending them.
+type failMetadata struct {
+	on     atomic.Bool
+	status int
+	calls  atomic.Int64
+}
+
+func (f *failMetadata) Do(req *policy.Request) (*http.Response, error) {
+	r := req.Raw()
+	if !f.on.Load() || r.Method != http.MethodPut || r.URL.Query().Get("comp") != "metadata" {
+		return req.Next()
+	}
+	f.calls.Add(1)
+	h := http.Header{}
+	h.Set("x-ms-error-code", http.StatusText(f.status))
+	return &http.Response{StatusCode: f.status, Status: http.StatusText(f.status), Header: h, Request: r,
+		Body: io.NopCloser(strings.NewReader(""))}, nil
+}
+
+// TestDoneMarkerFailures: a marker write failing for a reason that may pass
+// (503) keeps the blob pending, its hour under the watermark and its cursor,
+// and is set once storage answers; a refusal (403) is given up for good,
+// persisted (MarkFailed), and not tried again when a restart lists the blob.
+func TestDoneMarkerFailures(t *testing.T) {
+	srv := azurite(t)
+	tests := []struct {
+		status     int
+		wantMarked bool
+	}{
+		{http.StatusServiceUnavailable, true},
+		{http.StatusForbidden, false},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			e := newEnv(t, srv, markerOn)
+			ctx := context.Background()
+			b := genBlob(t, flowgen.Options{RecordsPerHour: 4, TuplesPerRecord: 2, Seed: 51}, 0)
+			if err := azuritetest.UploadBlob(ctx, e.svc, &flowgen.Blob{Container: e.cont, Name: b.Name, Blocks: b.Blocks}); err != nil {
+				t.Fatal(err)
+			}
+			key := BlobID{azuriteAccount, e.cont, b.Name}.Key()
+			fail := &failMetadata{status: tt.status}
+			fail.on.Store(true)
+			client := func() *service.Client {
+				cred, err := azblob.NewSharedKeyCredential(azuritetest.Account, azuritetest.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := &service.ClientOptions{}
+				o.Retry = policy.RetryOptions{MaxRetries: -1}
+				o.PerCallPolicies = []policy.Policy{fail}
+				c, err := service.NewClientWithSharedKeyCredential(srv.Endpoint()+"/", cred, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			// Cursors are kept so that the restart below, without the
+			// watermark, lists the blob again and sees what was persisted.
+			withClient := func(c *Config) { markerOn(c); c.Client, c.KeepCursors = client(), true }
+			e.src = e.newSource(withClient)
+			e.clock.Set(b.Hour.Add(time.Hour + 6*time.Minute))
+			for i := 0; i < 4; i++ {
+				e.cycle()
+			}
+			if fail.calls.Load() == 0 {
+				t.Fatal("no marker write attempted")
+			}
+			c, err := e.store.Load(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if markerOf(t, e, b.Name) != "" || !c.Closed || !c.FullyAcked(int64(b.Size())) {
+				t.Fatalf("after failed marker writes: marked %q, cursor %+v", markerOf(t, e, b.Name), c)
+			}
+			var res *resource
+			for _, r := range e.src.resources {
+				res = r
+			}
+			retried := tt.status == http.StatusServiceUnavailable
+			if retried {
+				if c.MarkFailed || e.src.Stats().Pending != 1 || res.resume.After(b.Hour) {
+					t.Fatalf("transient failure: MarkFailed %v Pending %d watermark %v (hour %v)",
+						c.MarkFailed, e.src.Stats().Pending, res.resume, b.Hour)
+				}
+				if n := fail.calls.Load(); n < 2 {
+					t.Fatalf("%d marker writes in 4 cycles, want a retry each cycle", n)
+				}
+			} else if !c.MarkFailed || e.src.Stats().Pending != 0 || fail.calls.Load() != 1 {
+				t.Fatalf("refusal: MarkFailed %v Pending %d writes %d, want given up after one",
+					c.MarkFailed, e.src.Stats().Pending, fail.calls.Load())
+			}
+			// Storage answers again; a restart on the same checkpoint, less
+			// the resource watermark (so the hour is listed whatever it was).
+			fail.on.Store(false)
+			err = e.store.List(ctx, "resource/", func(c checkpoint.Cursor) error { return e.store.Delete(ctx, c.Key) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.sink = newSink(t, e.store)
+			e.src = e.newSource(withClient)
+			for i := 0; i < 3; i++ {
+				e.cycle()
+			}
+			if got := markerOf(t, e, b.Name) != ""; got != tt.wantMarked {
+				t.Fatalf("marked = %v after storage recovered, want %v; logs:\n%s", got, tt.wantMarked, e.logs)
+			}
+			if len(e.sink.chunks) != 0 {
+				t.Fatalf("blob read again: %d chunks", len(e.sink.chunks))
 			}
 		})
 	}
