@@ -1,9 +1,7 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,20 +9,16 @@ import (
 
 	"github.com/nsgflow/nsgflow/flowparse"
 	"github.com/nsgflow/nsgflow/oms"
+	"github.com/nsgflow/nsgflow/plugconf"
 )
 
 // ConfigGetter returns a configuration value by key, "" when unset. The
-// plugin implements it with Fluent Bit's property lookup (keys are
-// case-insensitive there, ${VAR} already expanded); tests use MapConfig.
-type ConfigGetter interface {
-	Get(key string) string
-}
+// plugin implements it with Fluent Bit's property lookup; tests use
+// MapConfig.
+type ConfigGetter = plugconf.ConfigGetter
 
 // MapConfig is a ConfigGetter over a map (keys lower case).
-type MapConfig map[string]string
-
-// Get returns m[strings.ToLower(key)].
-func (m MapConfig) Get(key string) string { return m[strings.ToLower(key)] }
+type MapConfig = plugconf.MapConfig
 
 // Destinations.
 const (
@@ -111,63 +105,63 @@ type Config struct {
 // ParseConfig reads and validates every key. Errors name the key and the
 // fix; they never quote a secret.
 func ParseConfig(g ConfigGetter) (Config, error) {
-	p := parser{g: g}
+	p := &plugconf.Parser{Getter: g, Env: "Fluent Bit's environment"}
 	var c Config
-	c.Destination = p.choice("destination", DestLogsIngestion, DestLogsIngestion, DestDataCollector)
-	schemaName := p.choice("schema", "default", "default", "seed")
+	c.Destination = p.Choice("destination", DestLogsIngestion, DestLogsIngestion, DestDataCollector)
+	schemaName := p.Choice("schema", "default", "default", "seed")
 	c.Schema, _ = flowparse.SchemaByName(schemaName)
 	if c.Schema == nil {
 		c.Schema = flowparse.DefaultSchema
 	}
-	c.RecordField = p.str("record_field", DefaultRecordField)
-	lvl := p.choice("nsgflow_log_level", "info", "error", "warn", "warning", "info", "debug")
+	c.RecordField = p.Str("record_field", DefaultRecordField)
+	lvl := p.Choice("nsgflow_log_level", "info", "error", "warn", "warning", "info", "debug")
 	c.LogLevel, _ = ParseLevel(lvl)
-	c.FlushDeadline = p.duration("flush_deadline", DefaultFlushDeadline, time.Second, 10*time.Minute)
-	c.Grace = p.duration("grace", DefaultGrace, 0, time.Minute)
-	c.MaxRememberedChunks = p.integer("max_remembered_chunks", DefaultMaxRememberedChunks, 0, 1<<20)
-	c.CheckpointDir = p.str("checkpoint_dir", "")
+	c.FlushDeadline = p.Duration("flush_deadline", DefaultFlushDeadline, time.Second, 10*time.Minute)
+	c.Grace = p.Duration("grace", DefaultGrace, 0, time.Minute)
+	c.MaxRememberedChunks = p.Int("max_remembered_chunks", DefaultMaxRememberedChunks, 0, 1<<20)
+	c.CheckpointDir = p.Str("checkpoint_dir", "")
 
 	d := oms.Delivery{
-		Concurrency:    p.integer("concurrency", DefaultConcurrency, 1, 256),
-		RequestTimeout: p.duration("request_timeout", DefaultRequestTimeout, 100*time.Millisecond, 10*time.Minute),
-		MaxBodyBytes:   p.integer("max_body_bytes", 0, 1024, oms.DataCollectorMaxBody),
+		Concurrency:    p.Int("concurrency", DefaultConcurrency, 1, 256),
+		RequestTimeout: p.Duration("request_timeout", DefaultRequestTimeout, 100*time.Millisecond, 10*time.Minute),
+		MaxBodyBytes:   p.Int("max_body_bytes", 0, 1024, oms.DataCollectorMaxBody),
 	}
-	retries := p.integer("max_retries", DefaultMaxRetries, 0, 100)
+	retries := p.Int("max_retries", DefaultMaxRetries, 0, 100)
 	if retries == 0 {
 		d.MaxRetries = -1
 	} else {
 		d.MaxRetries = retries
 	}
-	if d.RequestTimeout > c.FlushDeadline && p.err == nil {
-		p.fail("request_timeout %v is longer than flush_deadline %v: lower request_timeout or raise flush_deadline", d.RequestTimeout, c.FlushDeadline)
+	if d.RequestTimeout > c.FlushDeadline && p.Err() == nil {
+		p.Fail("request_timeout %v is longer than flush_deadline %v: lower request_timeout or raise flush_deadline", d.RequestTimeout, c.FlushDeadline)
 	}
-	cloud := oms.Cloud(p.choice("cloud", "public", "public", "china", "usgov"))
-	endpoint := p.str("endpoint", "")
+	cloud := oms.Cloud(p.Choice("cloud", "public", "public", "china", "usgov"))
+	endpoint := p.Str("endpoint", "")
 
 	switch c.Destination {
 	case DestLogsIngestion:
 		if d.MaxBodyBytes > oms.LogsIngestionMaxBody {
-			p.fail("max_body_bytes %d is above the Logs Ingestion API's limit: set at most %d", d.MaxBodyBytes, oms.LogsIngestionMaxBody)
+			p.Fail("max_body_bytes %d is above the Logs Ingestion API's limit: set at most %d", d.MaxBodyBytes, oms.LogsIngestionMaxBody)
 		}
 		li := oms.LogsIngestionConfig{
 			Endpoint:       endpoint,
-			DCRImmutableID: p.required("dcr_id", "the DCR's immutable ID, dcr- followed by 32 hex digits"),
-			Stream:         p.required("stream", "the DCR stream name, Custom-<Name>"),
+			DCRImmutableID: p.Required("dcr_id", "the DCR's immutable ID, dcr- followed by 32 hex digits"),
+			Stream:         p.Required("stream", "the DCR stream name, Custom-<Name>"),
 			Cloud:          cloud,
-			DisableGzip:    !p.boolean("gzip", true),
+			DisableGzip:    !p.Bool("gzip", true),
 			Delivery:       d,
 		}
 		if li.DCRImmutableID != "" && !dcrIDRe.MatchString(li.DCRImmutableID) {
-			p.fail("dcr_id %q is not a DCR immutable ID: use dcr- followed by 32 hex digits (the DCR's JSON view, property immutableId), not its resource ID", clip(li.DCRImmutableID))
+			p.Fail("dcr_id %q is not a DCR immutable ID: use dcr- followed by 32 hex digits (the DCR's JSON view, property immutableId), not its resource ID", plugconf.Clip(li.DCRImmutableID))
 		}
 		if li.Stream != "" && !streamRe.MatchString(li.Stream) {
-			p.fail("stream %q is not valid: use the DCR stream name, Custom-<Name>", clip(li.Stream))
+			p.Fail("stream %q is not valid: use the DCR stream name, Custom-<Name>", plugconf.Clip(li.Stream))
 		}
 		if endpoint == "" {
-			p.fail("endpoint is not set: give the DCE or DCR logs-ingestion endpoint, e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com")
+			p.Fail("endpoint is not set: give the DCE or DCR logs-ingestion endpoint, e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com")
 		}
 		// Both spellings work (managed-identity as the input plugin writes it).
-		cred := strings.ReplaceAll(p.choice("credential", oms.CredDefault, oms.CredDefault, oms.CredEnvironment, oms.CredClientSecret,
+		cred := strings.ReplaceAll(p.Choice("credential", oms.CredDefault, oms.CredDefault, oms.CredEnvironment, oms.CredClientSecret,
 			oms.CredWorkloadIdentity, oms.CredManagedIdentity, oms.CredAzureCLI, oms.CredStatic,
 			"client-secret", "workload-identity", "managed-identity", "azure-cli", "cli"), "-", "_")
 		if cred == "cli" {
@@ -175,20 +169,20 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		}
 		li.Credential = oms.CredentialConfig{
 			Kind:      cred,
-			TenantID:  p.str("tenant_id", ""),
-			ClientID:  p.str("client_id", ""),
-			TokenFile: p.str("federated_token_file", ""),
+			TenantID:  p.Str("tenant_id", ""),
+			ClientID:  p.Str("client_id", ""),
+			TokenFile: p.Str("federated_token_file", ""),
 		}
 		switch cred {
 		case oms.CredClientSecret:
-			li.Credential.ClientSecret = p.secret("client_secret", "client_secret_file")
+			li.Credential.ClientSecret = p.Secret("client_secret", "client_secret_file")
 			if li.Credential.TenantID == "" || li.Credential.ClientID == "" || li.Credential.ClientSecret == "" {
-				p.fail("credential client_secret needs tenant_id, client_id and client_secret (or client_secret_file)")
+				p.Fail("credential client_secret needs tenant_id, client_id and client_secret (or client_secret_file)")
 			}
 		case oms.CredStatic:
-			li.Credential.Token = p.secret("", "token_file")
+			li.Credential.Token = p.Secret("", "token_file")
 			if li.Credential.Token == "" {
-				p.fail("credential static needs token_file: a file holding the bearer token (emulator and tests only)")
+				p.Fail("credential static needs token_file: a file holding the bearer token (emulator and tests only)")
 			}
 		}
 		c.LogsIngestion = li
@@ -198,15 +192,15 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		if c.Schema.Name == "seed" {
 			def = c.Schema.TimeColumn
 		}
-		c.TimeField = p.str("time_generated_field", def)
+		c.TimeField = p.Str("time_generated_field", def)
 		if strings.EqualFold(c.TimeField, "TimeGenerated") {
-			p.fail("time_generated_field TimeGenerated is reserved by the Data Collector API: use another name, e.g. %s", DefaultDCTimeField)
+			p.Fail("time_generated_field TimeGenerated is reserved by the Data Collector API: use another name, e.g. %s", DefaultDCTimeField)
 		}
-		c.AzureResourceID = p.boolean("azure_resource_id", false)
+		c.AzureResourceID = p.Bool("azure_resource_id", false)
 		c.DataCollector = oms.DataCollectorConfig{
-			WorkspaceID:        p.required("workspace_id", "the workspace ID (a GUID) from the workspace's Agents page"),
-			SharedKey:          p.secret("shared_key", "shared_key_file"),
-			LogType:            p.required("log_type", "the table name without _CL, e.g. NSGFlowLogs"),
+			WorkspaceID:        p.Required("workspace_id", "the workspace ID (a GUID) from the workspace's Agents page"),
+			SharedKey:          p.Secret("shared_key", "shared_key_file"),
+			LogType:            p.Required("log_type", "the table name without _CL, e.g. NSGFlowLogs"),
 			TimeGeneratedField: c.TimeField,
 			AzureResourceID:    c.AzureResourceID,
 			Cloud:              cloud,
@@ -214,21 +208,21 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 			Delivery:           d,
 		}
 		if w := c.DataCollector.WorkspaceID; w != "" && !guidRe.MatchString(w) {
-			p.fail("workspace_id %q is not a GUID: copy the workspace ID from the workspace's Agents page", clip(w))
+			p.Fail("workspace_id %q is not a GUID: copy the workspace ID from the workspace's Agents page", plugconf.Clip(w))
 		}
 		if lt := c.DataCollector.LogType; lt != "" && !logTypeRe.MatchString(lt) {
-			p.fail("log_type %q is not valid: use 1-100 letters, digits or underscores (the table becomes <log_type>_CL)", clip(lt))
+			p.Fail("log_type %q is not valid: use 1-100 letters, digits or underscores (the table becomes <log_type>_CL)", plugconf.Clip(lt))
 		}
 		if !logTypeRe.MatchString(c.TimeField) {
-			p.fail("time_generated_field %q is not valid: name a column with letters, digits or underscores", clip(c.TimeField))
+			p.Fail("time_generated_field %q is not valid: name a column with letters, digits or underscores", plugconf.Clip(c.TimeField))
 		}
-		if c.DataCollector.SharedKey == "" && p.err == nil {
-			p.fail("shared_key is not set: give the workspace key as shared_key ${VAR} or in shared_key_file")
+		if c.DataCollector.SharedKey == "" && p.Err() == nil {
+			p.Fail("shared_key is not set: give the workspace key as shared_key ${VAR} or in shared_key_file")
 		}
 		c.Warnings = otherKeys(g, DestLogsIngestion, "dcr_id", "stream", "credential", "tenant_id", "client_secret", "client_secret_file", "token_file", "federated_token_file", "gzip")
 	}
-	if p.err != nil {
-		return Config{}, p.err
+	if p.Err() != nil {
+		return Config{}, p.Err()
 	}
 	return c, nil
 }
@@ -281,136 +275,3 @@ var (
 	logTypeRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
 	guidRe    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
-
-// parser accumulates the first error.
-type parser struct {
-	g   ConfigGetter
-	err error
-}
-
-func (p *parser) fail(format string, args ...any) {
-	if p.err == nil {
-		p.err = fmt.Errorf(format, args...)
-	}
-}
-
-func (p *parser) str(key, def string) string {
-	v := strings.TrimSpace(p.g.Get(key))
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func (p *parser) required(key, what string) string {
-	v := p.str(key, "")
-	if v == "" {
-		p.fail("%s is not set: give %s", key, what)
-	}
-	return v
-}
-
-func (p *parser) choice(key, def string, allowed ...string) string {
-	v := strings.ToLower(p.str(key, def))
-	for _, a := range allowed {
-		if v == a {
-			return v
-		}
-	}
-	p.fail("%s %q is not valid: use one of %s", key, clip(v), strings.Join(allowed, ", "))
-	return def
-}
-
-func (p *parser) duration(key string, def, min, max time.Duration) time.Duration {
-	raw := p.str(key, "")
-	if raw == "" {
-		return def
-	}
-	d, err := time.ParseDuration(raw)
-	if err != nil {
-		// Fluent Bit style: a bare number means seconds.
-		n, err2 := strconv.ParseFloat(raw, 64)
-		if err2 != nil {
-			p.fail("%s %q is not a duration: write e.g. 20s, 1500ms or 2m", key, clip(raw))
-			return def
-		}
-		d = time.Duration(n * float64(time.Second))
-	}
-	if d < min || d > max {
-		p.fail("%s %v is out of range: set between %v and %v", key, d, min, max)
-		return def
-	}
-	return d
-}
-
-func (p *parser) integer(key string, def, min, max int) int {
-	raw := p.str(key, "")
-	if raw == "" {
-		return def
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		p.fail("%s %q is not a whole number: write e.g. %d", key, clip(raw), def)
-		return def
-	}
-	if n < min || n > max {
-		p.fail("%s %d is out of range: set between %d and %d", key, n, min, max)
-		return def
-	}
-	return n
-}
-
-func (p *parser) boolean(key string, def bool) bool {
-	switch strings.ToLower(p.str(key, "")) {
-	case "":
-		return def
-	case "on", "true", "yes", "1":
-		return true
-	case "off", "false", "no", "0":
-		return false
-	}
-	p.fail("%s %q is not on or off: write on or off", key, clip(p.str(key, "")))
-	return def
-}
-
-// secret reads key, or the file named by fileKey; it is an error to give
-// both. Error messages never quote the value.
-func (p *parser) secret(key, fileKey string) string {
-	var v string
-	if key != "" {
-		v = strings.TrimSpace(p.g.Get(key))
-	}
-	path := strings.TrimSpace(p.g.Get(fileKey))
-	if v != "" && path != "" {
-		p.fail("both %s and %s are set: keep one", key, fileKey)
-		return ""
-	}
-	if strings.HasPrefix(v, "${") {
-		p.fail("%s looks like an unexpanded variable: export the variable in Fluent Bit's environment", key)
-		return ""
-	}
-	if path == "" {
-		return v
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		p.fail("%s %q cannot be read: %v", fileKey, clip(path), err)
-		return ""
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		p.fail("%s %q is empty", fileKey, clip(path))
-	}
-	return s
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
-}

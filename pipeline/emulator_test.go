@@ -43,7 +43,7 @@ func TestAgainstEmulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			log := &Logger{W: io.Discard, Level: cfg.LogLevel, Name: "nsgflow.0"}
+			log := &Logger{W: io.Discard, Level: cfg.LogLevel, Prefix: LogPrefix("nsgflow.0")}
 			sink, err := cfg.NewSink(log)
 			if err != nil {
 				t.Fatal(err)

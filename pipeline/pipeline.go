@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsgflow/nsgflow/flowparse"
 	"github.com/nsgflow/nsgflow/oms"
+	"github.com/nsgflow/nsgflow/plugconf"
 )
 
 // Result is a flush's outcome; the values are Fluent Bit's return codes.
@@ -149,7 +150,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	decodeErr := w.decode(chunk)
 	if decodeErr != nil {
 		p.stats.badChunks.Add(1)
-		p.o.Log.Errorf("tag %q: chunk of %d bytes is not valid msgpack after %d records: %v; the rest of the chunk is dropped", clip(tag), len(chunk), w.records, decodeErr)
+		p.o.Log.Errorf("tag %q: chunk of %d bytes is not valid msgpack after %d records: %v; the rest of the chunk is dropped", plugconf.Clip(tag), len(chunk), w.records, decodeErr)
 	}
 	p.stats.records.Add(int64(w.records))
 	if w.ev.Len() == 0 {
@@ -165,7 +166,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	todo := batches
 	if len(seen) > 0 {
 		todo = oms.Remaining(&w.ev, batches, func(k uint64) bool { _, ok := seen[k]; return ok })
-		p.o.Log.Infof("tag %q: retried chunk of %d batches: parts accepted earlier are skipped, %d pieces left to send", clip(tag), len(batches), len(todo))
+		p.o.Log.Infof("tag %q: retried chunk of %d batches: parts accepted earlier are skipped, %d pieces left to send", plugconf.Clip(tag), len(batches), len(todo))
 	}
 	ctx, cancel := context.WithTimeout(p.root, p.o.FlushDeadline)
 	rep := p.o.Sink.Send(ctx, &w.ev, todo)
@@ -175,7 +176,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	if rep.OK() {
 		p.mem.forget(key)
 		p.ack(w, nil, retried(seen, todo))
-		p.o.Log.Debugf("tag %q: %d records, %d events in %d batches (%d sent now, %d requests): all accepted", clip(tag), w.records, w.ev.Len(), len(batches), len(todo), rep.Requests)
+		p.o.Log.Debugf("tag %q: %d records, %d events in %d batches (%d sent now, %d requests): all accepted", plugconf.Clip(tag), w.records, w.ev.Len(), len(batches), len(todo), rep.Requests)
 		if decodeErr != nil {
 			return p.result(Error)
 		}
@@ -194,7 +195,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	if rep.Permanent {
 		p.mem.forget(key)
 		p.stats.eventsRejected.Add(int64(rep.EventsRejected))
-		p.o.Log.Errorf("tag %q: destination refused %d events permanently, dropping the chunk (fix the cause, the data will not be retried): %v", clip(tag), rep.EventsRejected, rep.Err)
+		p.o.Log.Errorf("tag %q: destination refused %d events permanently, dropping the chunk (fix the cause, the data will not be retried): %v", plugconf.Clip(tag), rep.EventsRejected, rep.Err)
 		return p.result(Error)
 	}
 	p.mem.remember(key, rep.Remember)
@@ -202,7 +203,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	for _, b := range left {
 		n += b.Count
 	}
-	p.o.Log.Warnf("tag %q: %d of %d events not accepted yet (%d batches), returning RETRY: %v", clip(tag), n, w.ev.Len(), len(left), rep.Err)
+	p.o.Log.Warnf("tag %q: %d of %d events not accepted yet (%d batches), returning RETRY: %v", plugconf.Clip(tag), n, w.ev.Len(), len(left), rep.Err)
 	return p.result(Retry)
 }
 

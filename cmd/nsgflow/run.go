@@ -220,7 +220,7 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 	case opt.quiet:
 		level = oms.LevelWarn
 	}
-	log := &blobinput.Logger{W: stderr, Level: level, Prefix: "nsgflow run"}
+	log := blobinput.NewLogger(stderr, level, "nsgflow run")
 
 	storage := blobinput.MapConfig{}
 	for _, s := range runStorageSettings {

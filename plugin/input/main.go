@@ -49,7 +49,7 @@ type getter struct{ plugin unsafe.Pointer }
 func (g getter) Get(key string) string { return input.FLBPluginConfigKey(g.plugin, key) }
 
 func bootLog() *blobinput.Logger {
-	return &blobinput.Logger{W: os.Stderr, Level: oms.LevelInfo, Prefix: "input:" + pluginName + ":" + pluginName + ".0"}
+	return blobinput.NewLogger(os.Stderr, oms.LevelInfo, "input:"+pluginName+":"+pluginName+".0")
 }
 
 func stack() string {

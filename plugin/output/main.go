@@ -46,7 +46,7 @@ func (g getter) Get(key string) string { return output.FLBPluginConfigKey(g.plug
 
 // bootLog is used before an instance has its own logger.
 func bootLog(name string) *pipeline.Logger {
-	return &pipeline.Logger{W: os.Stderr, Level: pipeline.Level(0), Name: name}
+	return &pipeline.Logger{W: os.Stderr, Level: pipeline.Level(0), Prefix: pipeline.LogPrefix(name)}
 }
 
 //export FLBPluginRegister
@@ -74,7 +74,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		bootLog(name).Errorf("invalid configuration: %v", err)
 		return output.FLB_ERROR
 	}
-	log := &pipeline.Logger{W: os.Stderr, Level: cfg.LogLevel, Name: name}
+	log := &pipeline.Logger{W: os.Stderr, Level: cfg.LogLevel, Prefix: pipeline.LogPrefix(name)}
 	for _, w := range cfg.Warnings {
 		log.Warnf("configuration: %s", w)
 	}
