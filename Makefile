@@ -11,8 +11,13 @@ TEST_TARGETS := test-go
 SETUP_TARGETS :=
 BENCH_TARGETS := bench-go
 FUZZTIME ?= 10m
+.DEFAULT_GOAL := all
 
 .PHONY: all build setup test test-go bench bench-go fuzz demo clean vet
+
+# The areas' targets and their additions to the lists above. Included before
+# any rule names the lists: make expands a rule's prerequisites when it reads it.
+-include mk/*.mk
 
 all: build
 
@@ -22,8 +27,6 @@ $(BIN)/nsgflow: FORCE
 	$(GO) build -o $@ ./cmd/nsgflow
 
 FORCE:
-
--include mk/*.mk
 
 setup: $(SETUP_TARGETS)
 
