@@ -6,7 +6,12 @@
 #   faults   the first two requests fail with 503 (retried inside the flush);
 #   down-up  the emulator refuses connections when Fluent Bit starts, so both
 #            flushes return RETRY; once it is back, Fluent Bit's retry delivers
-#            every event, still exactly once.
+#            every event, still exactly once;
+#   blob     both plugins: in_nsgflow.so (nsgflow_blob, ack mode, done marker)
+#            reads NSG v2 and VNet v4 blobs from Azurite into out_nsgflow.so
+#            sharing its checkpoint directory; every event exactly once, every
+#            blob marked done, and a restart on the same checkpoints sends
+#            nothing. Skipped (with a line) when Azurite is not installed.
 # Skipped when FLUENT_BIT_BIN is unset.
 set -euo pipefail
 if [[ -z ${FLUENT_BIT_BIN:-} ]]; then
@@ -17,9 +22,17 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/bin
 SAMPLES=${NSGFLOW_SAMPLES:-$ROOT/../shared/samples}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nsgflow-e2e.XXXXXX")
-EMU_PID= FB_PID=
+AZURITE=$ROOT/node_modules/.bin/azurite-blob
+EMU_PID= FB_PID= AZ_PID=
 PASSED=0
 cleanup() {
+	if [[ -n $AZ_PID ]]; then
+		# Azurite can take a minute to stop on SIGTERM.
+		kill -TERM "$AZ_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$AZ_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$AZ_PID" 2>/dev/null || true
+		wait "$AZ_PID" 2>/dev/null || true
+	fi
 	[[ -n $FB_PID ]] && kill -TERM "$FB_PID" 2>/dev/null && wait "$FB_PID" 2>/dev/null
 	[[ -n $EMU_PID ]] && kill -TERM "$EMU_PID" 2>/dev/null && wait "$EMU_PID" 2>/dev/null
 	if [[ ${KEEP_WORK:-} != 1 ]]; then rm -rf "$WORK"; else echo "work dir kept: $WORK"; fi
@@ -171,6 +184,141 @@ CONF
 	done
 }
 
+# start_emulator DIR FLAGS...: sets EMU_PID and URL.
+start_emulator() {
+	local dir=$1
+	shift
+	"$BIN/nsgflow" emulator --addr 127.0.0.1:0 --ready-file "$dir/ready" --out "$dir/rows.ndjson" \
+		--token-file "$WORK/token" --dcr-id "$DCR" "$@" >"$dir/emulator.out" 2>&1 &
+	EMU_PID=$!
+	for _ in $(seq 100); do [[ -s $dir/ready ]] && break; sleep 0.1; done
+	[[ -s $dir/ready ]] || fail "the emulator did not start: $(cat "$dir/emulator.out")"
+	URL=$(head -n1 "$dir/ready")
+}
+
+# run_fb DIR LABEL WANT SECONDS: Fluent Bit until the emulator holds WANT rows
+# (or SECONDS), then SIGTERM; FB_RC is its exit status.
+run_fb() {
+	local dir=$1 label=$2 target=$3 secs=$4 n=0
+	"$FLUENT_BIT_BIN" -c "$dir/fluent-bit.conf" >"$dir/$label.log" 2>&1 &
+	FB_PID=$!
+	for _ in $(seq $((secs * 2))); do
+		n=$(rows_total "$URL")
+		[[ ${n:-0} -ge $target ]] && break
+		kill -0 "$FB_PID" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -TERM "$FB_PID" 2>/dev/null || true
+	FB_RC=0
+	wait "$FB_PID" || FB_RC=$?
+	FB_PID=
+	grep -E '\[(error|warn)\]|(output|input):nsgflow' "$dir/$label.log" |
+		grep -v -m 30 -e 'worker #' -e 'found flow-log resource' -e 'done marker set' || true
+}
+
+# blob: Azurite -> nsgflow_blob -> nsgflow -> emulator.
+blob_phase() {
+	local dir=$WORK/blob
+	if [[ ! -x $AZURITE ]]; then
+		echo "SKIP blob: $AZURITE is missing (run make setup)"
+		return
+	fi
+	mkdir -p "$dir/azurite" "$dir/checkpoints"
+	"$AZURITE" --blobHost 127.0.0.1 --blobPort 0 --location "$dir/azurite" --skipApiVersionCheck --loose \
+		--disableProductStyleUrl >"$dir/azurite.log" 2>&1 &
+	AZ_PID=$!
+	local port=
+	for _ in $(seq 300); do
+		port=$(sed -n 's|.*listens on http://127.0.0.1:\([0-9]*\).*|\1|p' "$dir/azurite.log" | head -n 1)
+		[[ -n $port ]] && break
+		sleep 0.1
+	done
+	[[ -n $port ]] || fail "blob: Azurite did not start: $(cat "$dir/azurite.log")"
+	local storage=http://127.0.0.1:$port/devstoreaccount1
+	# Azurite's public development key.
+	export NSGFLOW_E2E_STORAGE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+	local g gens=(
+		"--format nsg2 --resources 2 --hours 2 --records-per-hour 10 --tuples-per-record 5 --seed 3 --start 2026-11-20T08:00:00Z"
+		"--format vnet4 --resources 2 --hours 2 --records-per-hour 10 --tuples-per-record 8 --seed 4 --start 2026-11-20T08:00:00Z"
+	)
+	for g in "${gens[@]}"; do
+		# shellcheck disable=SC2086 # the flags are words
+		NSGFLOW_STORAGE_KEY=$NSGFLOW_E2E_STORAGE_KEY "$BIN/nsgflow" feed --storage-endpoint "$storage" $g --quiet \
+			>>"$dir/feed.log" 2>&1 || fail "blob: nsgflow feed: $(cat "$dir/feed.log")"
+		# shellcheck disable=SC2086
+		"$BIN/nsgflow" gen --out "$dir/gen" $g >/dev/null 2>&1 || fail "blob: nsgflow gen $g"
+	done
+	find "$dir/gen" -name PT1H.json | sort >"$dir/blobs.txt"
+	local blobs
+	blobs=$(wc -l <"$dir/blobs.txt")
+	while read -r f; do "$BIN/nsgflow" parse --quiet "$f"; done <"$dir/blobs.txt" >"$dir/expected.ndjson"
+	local want_blob
+	want_blob=$(wc -l <"$dir/expected.ndjson")
+	start_emulator "$dir" --fail-503 0.1 --seed 4
+	cat >"$dir/plugins.conf" <<CONF
+[PLUGINS]
+    Path $BIN/in_nsgflow.so
+    Path $BIN/out_nsgflow.so
+CONF
+	cat >"$dir/fluent-bit.conf" <<CONF
+[SERVICE]
+    Flush        1
+    Grace        5
+    Log_Level    info
+    Plugins_File $dir/plugins.conf
+
+[INPUT]
+    Name               nsgflow_blob
+    Tag                nsgflow.blob
+    storage_endpoint   $storage
+    storage_key        \${NSGFLOW_E2E_STORAGE_KEY}
+    start              beginning
+    poll_interval      1s
+    checkpoint_dir     $dir/checkpoints
+    done_marker        on
+
+[OUTPUT]
+    Name            nsgflow
+    Match           nsgflow.*
+    Workers         2
+    Retry_Limit     10
+    checkpoint_dir  $dir/checkpoints
+    endpoint        $URL
+    dcr_id          $DCR
+    stream          Custom-NsgFlow
+    credential      static
+    token_file      $WORK/token
+    flush_deadline  5s
+    request_timeout 2s
+CONF
+	run_fb "$dir" fluent-bit "$want_blob" 90
+	[[ $FB_RC -eq 0 ]] || fail "blob: Fluent Bit exited with status $FB_RC (log: $dir/fluent-bit.log)"
+	ok "blob: Fluent Bit with both plugins exited with status 0"
+	if grep -qF -e "$TOKEN" -e "$NSGFLOW_E2E_STORAGE_KEY" "$dir/fluent-bit.log"; then
+		fail "blob: a secret appears in Fluent Bit's log"
+	fi
+	ok "blob: no secret in Fluent Bit's log"
+	"$BIN/genchunks" check -label blob -rows "$dir/rows.ndjson" -expected "$dir/expected.ndjson" -table NsgFlow_CL ||
+		fail "blob: rows of NsgFlow_CL (see above)"
+	PASSED=$((PASSED + 5))
+	local marked
+	marked=$(grep -c 'done marker set' "$dir/fluent-bit.log" || true)
+	[[ $marked -eq $blobs ]] || fail "blob: $marked of $blobs blobs got the done marker"
+	ok "blob: all $blobs blobs got the done marker once every record was acknowledged"
+	# Restart on the same checkpoints: nothing may be sent again.
+	local before after
+	before=$(rows_total "$URL")
+	run_fb "$dir" restart 999999999 6
+	after=$(rows_total "$URL")
+	[[ $FB_RC -eq 0 ]] || fail "blob: restarted Fluent Bit exited with status $FB_RC"
+	[[ $after -eq $before ]] || fail "blob: the restart sent $((after - before)) rows again"
+	ok "blob: a restart on the same checkpoints sends nothing ($after rows before and after)"
+	kill -TERM "$EMU_PID"
+	wait "$EMU_PID" || true
+	EMU_PID=
+}
+
 phase faults --fail-first 2 --fail-first-kind 503
 phase down-up
+blob_phase
 echo "e2e: $PASSED passed, 0 failed"
