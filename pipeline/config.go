@@ -29,11 +29,11 @@ const (
 // Defaults of the plugin's settings.
 const (
 	DefaultRecordField         = "log"
-	DefaultFlushDeadline       = 20 * time.Second
+	DefaultFlushDeadline       = 4 * time.Second
 	DefaultGrace               = 4 * time.Second
 	DefaultMaxRememberedChunks = 1024
 	DefaultConcurrency         = 4
-	DefaultRequestTimeout      = 10 * time.Second
+	DefaultRequestTimeout      = 4 * time.Second
 	DefaultMaxRetries          = 4
 	DefaultDCTimeField         = "FlowTime"
 )
@@ -50,7 +50,7 @@ var Keys = []Key{
 	{"schema", "default", "both", "Row layout: `default` (typed columns, EventId) or `seed` (the 2017 script's string columns)."},
 	{"record_field", DefaultRecordField, "both", "Field that holds a flow-log record, blob or NDJSON line as a JSON string (e.g. `tail` without a parser). Records that are already maps are read directly."},
 	{"nsgflow_log_level", "info", "both", "The plugin's own log level: `error`, `warn`, `info` or `debug`. (Fluent Bit's core consumes `log_level` for every instance, so it never reaches a Go plugin.)"},
-	{"flush_deadline", DefaultFlushDeadline.String(), "both", "Longest time one flush may take, retries included; then the flush returns RETRY having remembered what was accepted. Keep it well under Fluent Bit's own timeouts."},
+	{"flush_deadline", DefaultFlushDeadline.String(), "both", "Longest time one flush may take, retries included; then the flush returns RETRY having remembered what was accepted. With `Workers`, Fluent Bit waits for running flushes before it stops: keep this at or below `Grace` in `[SERVICE]`."},
 	{"grace", DefaultGrace.String(), "both", "At exit, how long in-flight flushes may run before they are abandoned (keep it below Fluent Bit's `grace`, default 5s)."},
 	{"max_remembered_chunks", strconv.Itoa(DefaultMaxRememberedChunks), "both", "How many partly delivered chunks the plugin remembers (which batches were accepted) so a retried chunk sends no duplicates. Oldest forgotten first; 0 disables it (a retry re-sends the whole chunk)."},
 	{"concurrency", strconv.Itoa(DefaultConcurrency), "both", "Requests in flight per flush (1-256)."},

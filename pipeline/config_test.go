@@ -50,12 +50,12 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"li defaults", liBase(), "", func(t *testing.T, c Config) {
-			if c.Destination != DestLogsIngestion || c.RecordField != "log" || c.FlushDeadline != 20*time.Second ||
+			if c.Destination != DestLogsIngestion || c.RecordField != "log" || c.FlushDeadline != 4*time.Second ||
 				c.Grace != 4*time.Second || c.MaxRememberedChunks != 1024 || c.Schema.Name != "default" {
 				t.Fatalf("defaults: %+v", c)
 			}
 			if c.LogsIngestion.Credential.Kind != "default" || c.LogsIngestion.DisableGzip || c.LogsIngestion.Concurrency != 4 ||
-				c.LogsIngestion.RequestTimeout != 10*time.Second || c.LogsIngestion.MaxRetries != 4 {
+				c.LogsIngestion.RequestTimeout != 4*time.Second || c.LogsIngestion.MaxRetries != 4 {
 				t.Fatalf("li defaults: %+v", c.LogsIngestion)
 			}
 		}},
