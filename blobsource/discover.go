@@ -237,6 +237,11 @@ func (s *Source) saveWatermarks(ctx context.Context, liveFrom time.Time) {
 				w = earlierOf(w, p.hour)
 			}
 		}
+		for _, u := range s.unloaded {
+			if u.r == r {
+				w = earlierOf(w, u.it.path.Hour)
+			}
+		}
 		if w.Equal(r.resume) {
 			continue
 		}

@@ -71,10 +71,12 @@ func (s *Source) observe(ctx context.Context, r *resource, it blobInfo, now time
 		case errors.Is(err, checkpoint.ErrNotFound):
 			c = checkpoint.Cursor{}
 		case err != nil:
-			s.log.Warn("cannot load cursor; blob skipped this cycle", "blob", it.name, "err", err)
+			s.log.Warn("cannot load cursor; blob retried next cycle", "blob", it.name, "err", err)
+			s.unloaded[key] = unloadedBlob{r: r, it: it, cycle: s.st.cycles.Load()}
 			s.behind = true
 			return nil
 		}
+		delete(s.unloaded, key)
 		if c.Done {
 			return nil
 		}
@@ -106,6 +108,13 @@ func (s *Source) observe(ctx context.Context, r *resource, it blobInfo, now time
 	}
 	b.jobCycle = cycleNo
 	return &job{b: b, info: it, closable: closable}
+}
+
+// unloadedBlob is a listed blob whose cursor could not be loaded.
+type unloadedBlob struct {
+	r     *resource
+	it    blobInfo
+	cycle int64 // the cycle that last tried
 }
 
 // errDelivery marks a callback error.

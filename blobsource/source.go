@@ -34,9 +34,13 @@ type Source struct {
 	warnedNoWrite atomic.Bool // the missing-w warning is logged once
 
 	// Owned by the Run goroutine.
-	resources     map[string]*resource
-	blobs         map[string]*blobState // open blobs being followed
-	pending       map[string]*pendingBlob
+	resources map[string]*resource
+	blobs     map[string]*blobState // open blobs being followed
+	pending   map[string]*pendingBlob
+	// unloaded holds blobs whose cursor could not be loaded (a store
+	// error): retried every cycle, and they hold their resource's
+	// watermark back, so no hour is passed over while its state is unknown.
+	unloaded      map[string]unloadedBlob
 	retired       []retiredCursor
 	lastDiscovery time.Time
 	discoveryGen  int
@@ -54,7 +58,7 @@ func New(cfg Config) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{cfg: c, log: c.Logger, resources: map[string]*resource{}, blobs: map[string]*blobState{},
-		pending: map[string]*pendingBlob{}}
+		pending: map[string]*pendingBlob{}, unloaded: map[string]unloadedBlob{}}
 	s.svc = c.Client
 	if s.svc == nil {
 		if s.svc, err = c.Auth.NewServiceClient(); err != nil {
@@ -244,6 +248,20 @@ func (s *Source) cycle(ctx context.Context, fn Handler) (more bool, err error) {
 			if err != nil {
 				firstErr = cmpErr(firstErr, err)
 				break
+			}
+		}
+	}
+	// Blobs whose cursor could not be loaded in an earlier cycle (or in an
+	// hour no listing of this cycle covers): try again.
+	retry := make([]string, 0, len(s.unloaded))
+	for k := range s.unloaded {
+		retry = append(retry, k)
+	}
+	sort.Strings(retry)
+	for _, k := range retry {
+		if u, ok := s.unloaded[k]; ok && u.cycle != s.st.cycles.Load() {
+			if j := s.observe(ctx, u.r, u.it, now); j != nil {
+				jobs = append(jobs, j)
 			}
 		}
 	}
