@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -99,42 +97,6 @@ func isStorageKey(k string) bool {
 	return false
 }
 
-// loadRunFile reads a JSON object of settings (send's format, with run's
-// keys); unknown keys are errors.
-func loadRunFile(path string, settings []sendSetting) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%s: not a JSON object of settings: %v", path, err)
-	}
-	known := map[string]bool{}
-	for _, s := range settings {
-		known[s.key] = true
-	}
-	out := map[string]string{}
-	for k, v := range raw {
-		if !known[k] {
-			return nil, fmt.Errorf("%s: unknown setting %q (see docs/run.md)", path, k)
-		}
-		switch x := v.(type) {
-		case string:
-			out[k] = x
-		case json.Number:
-			out[k] = x.String()
-		case bool:
-			out[k] = strconv.FormatBool(x)
-		default:
-			return nil, fmt.Errorf("%s: setting %q must be a string, number or boolean", path, k)
-		}
-	}
-	return out, nil
-}
-
 // runOptions are the command-line switches that are not settings.
 type runOptions struct {
 	once, quiet, verbose bool
@@ -177,7 +139,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	fileVals := map[string]string{}
 	if *configPath != "" {
-		if fileVals, err = loadRunFile(*configPath, settings); err != nil {
+		if fileVals, err = loadSettingsFile(*configPath, settings, "docs/run.md"); err != nil {
 			fmt.Fprintf(stderr, "nsgflow run: config: %v\n", err)
 			return 2
 		}

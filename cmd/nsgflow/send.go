@@ -106,9 +106,10 @@ type sendConfig struct {
 
 func (c *sendConfig) get(k string) string { return c.vals[k] }
 
-// loadSendFile reads a JSON object of settings. Values may be strings,
-// numbers or booleans; unknown keys are errors.
-func loadSendFile(path string) (map[string]string, error) {
+// loadSettingsFile reads a JSON object of settings (the --config file of
+// send and run). Values may be strings, numbers or booleans; keys not in
+// settings are errors that point to docs.
+func loadSettingsFile(path string, settings []sendSetting, docs string) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -120,13 +121,13 @@ func loadSendFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s: not a JSON object of settings: %v", path, err)
 	}
 	known := map[string]bool{}
-	for _, s := range sendSettings {
+	for _, s := range settings {
 		known[s.key] = true
 	}
 	out := map[string]string{}
 	for k, v := range raw {
 		if !known[k] {
-			return nil, fmt.Errorf("%s: unknown setting %q (see docs/cli.md, nsgflow send)", path, k)
+			return nil, fmt.Errorf("%s: unknown setting %q (see %s)", path, k, docs)
 		}
 		switch x := v.(type) {
 		case string:
@@ -222,7 +223,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fileVals := map[string]string{}
 	if *configPath != "" {
-		if fileVals, err = loadSendFile(*configPath); err != nil {
+		if fileVals, err = loadSettingsFile(*configPath, sendSettings, "docs/cli.md, nsgflow send"); err != nil {
 			fmt.Fprintf(stderr, "nsgflow send: config: %v\n", err)
 			return 2
 		}
