@@ -43,7 +43,7 @@ bench: build
 	$(MAKE) $(BENCH_TARGETS)
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./flowparse/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/flowparse/
 
 clean:
 	rm -rf $(BIN)

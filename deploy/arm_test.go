@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed templates from the schema")

@@ -12,8 +12,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/nsgflow/nsgflow/emulator"
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/emulator"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 // repoRoot is the repository root, seen from this package's folder.

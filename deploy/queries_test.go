@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 // The KQL pack answers the same questions for both schemas.

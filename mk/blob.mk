@@ -25,4 +25,4 @@ azurite: setup-azurite
 # Peak-RSS benchmark of the blob reader (20,000-blob backfill, one 500 MB
 # blob). Heavy: not part of `make test`. Figures go to docs/benchmarks.md.
 bench-blob: setup-azurite
-	NSGFLOW_BLOB_BENCH=1 $(GO) test -count=1 -timeout 60m -run 'TestMemory' -v ./blobsource/
+	NSGFLOW_BLOB_BENCH=1 $(GO) test -count=1 -timeout 60m -run 'TestMemory' -v ./internal/blobsource/

@@ -23,4 +23,4 @@ demo-parse: $(BIN)/nsgflow
 
 # Generator speed (MB/s of blob produced) per format.
 bench-flowgen:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./flowgen/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/flowgen/

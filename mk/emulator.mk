@@ -9,7 +9,7 @@ EMULATOR_ADDR ?= 127.0.0.1:8088
 # Rows/s ingested over loopback (Logs Ingestion plain and gzip, Data
 # Collector) and the per-row hot path alone. Figures: docs/benchmarks.md.
 bench-emulator:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./emulator/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/emulator/
 
 # Serve in the foreground until Ctrl-C with a random bearer token and shared
 # key written to $(DEMO_DIR) (mode 600); rows go to $(DEMO_DIR)/emulator.ndjson.

@@ -10,7 +10,7 @@ FUZZMINIMIZE ?= 100x
 .PHONY: fuzz-flowparse fuzz-smoke fuzz-smoke-flowparse bench-flowparse-profile docs-schema
 
 # make fuzz: each flowparse target for $(FUZZTIME), one after the other. A
-# crasher is saved in flowparse/testdata/fuzz/<target>/ and then replayed by
+# crasher is saved in internal/flowparse/testdata/fuzz/<target>/ and then replayed by
 # every plain go test run.
 fuzz: fuzz-flowparse
 fuzz-smoke: fuzz-smoke-flowparse
@@ -22,9 +22,9 @@ fuzz-flowparse:
 	@set -o pipefail; mkdir -p $(BIN); for t in $(FLOWPARSE_FUZZ); do \
 		echo "== $$t for $(FUZZTIME)"; \
 		log=$(BIN)/fuzz-$$t.log; \
-		before=$$(ls flowparse/testdata/fuzz/$$t 2>/dev/null); \
-		if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $(FUZZFLAGS) ./flowparse/ 2>&1 | tee $$log; \
-			then :; elif [ "$$before" = "$$(ls flowparse/testdata/fuzz/$$t 2>/dev/null)" ] && \
+		before=$$(ls internal/flowparse/testdata/fuzz/$$t 2>/dev/null); \
+		if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $(FUZZFLAGS) ./internal/flowparse/ 2>&1 | tee $$log; \
+			then :; elif [ "$$before" = "$$(ls internal/flowparse/testdata/fuzz/$$t 2>/dev/null)" ] && \
 				grep -q '^    context deadline exceeded$$' $$log && ! grep -q 'Failing input written' $$log; then \
 			echo "== $$t: stopped by Go's fuzz deadline race (go.dev/issue/75804), no crasher: not a finding"; \
 		else exit 1; fi; \
@@ -36,9 +36,9 @@ fuzz-smoke-flowparse:
 # CPU profile of parse+expand+encode on generated data; prints the top.
 bench-flowparse-profile:
 	@mkdir -p $(BIN)
-	$(GO) test -run '^$$' -bench 'BenchmarkParseEncode' -benchmem -cpu 1 -cpuprofile $(BIN)/flowparse.cpu.prof -o $(BIN)/flowparse.test ./flowparse/
+	$(GO) test -run '^$$' -bench 'BenchmarkParseEncode' -benchmem -cpu 1 -cpuprofile $(BIN)/flowparse.cpu.prof -o $(BIN)/flowparse.test ./internal/flowparse/
 	$(GO) tool pprof -top -nodecount 25 $(BIN)/flowparse.test $(BIN)/flowparse.cpu.prof
 
 # Rewrite the generated column tables of docs/schema.md from the schemas.
 docs-schema:
-	$(GO) test -count=1 -run TestSchemaDoc ./flowparse/ -update
+	$(GO) test -count=1 -run TestSchemaDoc ./internal/flowparse/ -update

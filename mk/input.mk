@@ -35,7 +35,7 @@ bench-latency: setup-azurite
 
 # Encoder and splitter speed of the input core.
 bench-input:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./blobinput/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/fbin/
 
 # The demo: Azurite and the Log Analytics emulator on free loopback ports,
 # generated VNet flow-log blobs fed into Azurite (last hour complete, the

@@ -6,8 +6,8 @@ BENCH_TARGETS += bench-oms
 .PHONY: bench-oms test-oms-faults
 
 bench-oms:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./oms/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/loganalytics/
 
 # The 50,000-event fault tests alone, verbose (they also run in make test).
 test-oms-faults:
-	$(GO) test -count=1 -run 'TestEmulatorFaults' -v ./oms/
+	$(GO) test -count=1 -run 'TestEmulatorFaults' -v ./internal/loganalytics/

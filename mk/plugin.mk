@@ -6,18 +6,18 @@ BUILD_TARGETS += $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks
 TEST_TARGETS += test-harness
 BENCH_TARGETS += bench-plugin
 
-.PHONY: test-harness bench-plugin e2e fuzz-fbchunk fuzz-smoke-fbchunk
+.PHONY: test-harness bench-plugin e2e fuzz-fbpack fuzz-smoke-fbpack
 
 # make fuzz / fuzz-smoke also run the chunk reader's fuzz target. A crasher is
-# saved in fbchunk/testdata/fuzz/FuzzReader/ and replayed by every go test.
-fuzz: fuzz-fbchunk
-fuzz-smoke: fuzz-smoke-fbchunk
+# saved in internal/fbpack/testdata/fuzz/FuzzReader/ and replayed by every go test.
+fuzz: fuzz-fbpack
+fuzz-smoke: fuzz-smoke-fbpack
 
-fuzz-fbchunk:
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./fbchunk/
+fuzz-fbpack:
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./internal/fbpack/
 
-fuzz-smoke-fbchunk:
-	$(MAKE) fuzz-fbchunk FUZZTIME=20s
+fuzz-smoke-fbpack:
+	$(MAKE) fuzz-fbpack FUZZTIME=20s
 
 # c-shared needs cgo; the header cgo writes beside the .so is not needed.
 $(PLUGIN_SO): FORCE
@@ -38,7 +38,7 @@ test-harness: $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks $(BIN)/nsgflow
 # Go benchmarks of the chunk reader and the flush pipeline, then events/s
 # through the plugin ABI with 1 and 4 flushers, and the Go heap.
 bench-plugin: $(PLUGIN_SO) $(BIN)/harness $(BIN)/genchunks $(BIN)/nsgflow
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./fbchunk/ ./pipeline/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/fbpack/ ./internal/fbout/
 	test/harness/run.sh bench
 
 # A real Fluent Bit 4.x ($FLUENT_BIT_BIN) tailing NDJSON into the plugin, then

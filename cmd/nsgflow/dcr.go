@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/nsgflow/nsgflow/deploy"
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 func init() {

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nsgflow/nsgflow/emulator"
+	"github.com/nsgflow/nsgflow/internal/emulator"
 )
 
 func init() {

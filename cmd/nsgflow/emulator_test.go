@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsgflow/nsgflow/emulator"
+	"github.com/nsgflow/nsgflow/internal/emulator"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.

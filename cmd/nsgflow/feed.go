@@ -16,9 +16,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
-	"github.com/nsgflow/nsgflow/blobsource"
-	"github.com/nsgflow/nsgflow/blobsource/redact"
-	"github.com/nsgflow/nsgflow/flowgen"
+	"github.com/nsgflow/nsgflow/internal/blobsource"
+	"github.com/nsgflow/nsgflow/internal/redact"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
 )
 
 func init() {

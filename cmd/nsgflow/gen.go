@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nsgflow/nsgflow/flowgen"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
 )
 
 func init() {

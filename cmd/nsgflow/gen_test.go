@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsgflow/nsgflow/flowgen"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
 )
 
 // genBlobFiles lists the PT1H.json files under dir/container, sorted.

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 func init() {

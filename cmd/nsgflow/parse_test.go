@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsgflow/nsgflow/flowgen"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
 )
 
 // sharedSamplesDir is the shared samples folder beside the repository.

@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nsgflow/nsgflow/blobinput"
-	"github.com/nsgflow/nsgflow/blobsource"
-	"github.com/nsgflow/nsgflow/oms"
+	"github.com/nsgflow/nsgflow/internal/fbin"
+	"github.com/nsgflow/nsgflow/internal/blobsource"
+	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
 func init() {
@@ -175,16 +175,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runPipeline builds the source, the sink and the shipper from the merged
 // settings and runs them.
 func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string]bool, opt runOptions, stderr io.Writer) int {
-	level := oms.LevelInfo
+	level := loganalytics.LevelInfo
 	switch {
 	case opt.verbose:
-		level = oms.LevelDebug
+		level = loganalytics.LevelDebug
 	case opt.quiet:
-		level = oms.LevelWarn
+		level = loganalytics.LevelWarn
 	}
-	log := blobinput.NewLogger(stderr, level, "nsgflow run")
+	log := fbin.NewLogger(stderr, level, "nsgflow run")
 
-	storage := blobinput.MapConfig{}
+	storage := fbin.MapConfig{}
 	for _, s := range runStorageSettings {
 		if s.key == "done_marker" {
 			if b, _ := strconv.ParseBool(vals[s.key]); b {
@@ -194,7 +194,7 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 		}
 		storage[s.key] = vals[s.key]
 	}
-	icfg, err := blobinput.ParseConfig(storage)
+	icfg, err := fbin.ParseConfig(storage)
 	if err != nil {
 		fmt.Fprintf(stderr, "nsgflow run: %v\n", err)
 		return 2
@@ -227,14 +227,14 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 		// closed blob acknowledged and marked.
 		icfg.Source.Once = true
 	}
-	src, store, err := blobinput.OpenSource(icfg, log)
+	src, store, err := fbin.OpenSource(icfg, log)
 	if err != nil {
 		job.sink.Close()
 		fmt.Fprintf(stderr, "nsgflow run: %v\n", err)
 		return 1
 	}
 	defer store.Close()
-	sh, err := blobinput.NewShipper(blobinput.ShipperOptions{
+	sh, err := fbin.NewShipper(fbin.ShipperOptions{
 		Sink: job.sink, Store: store, Log: log, Schema: job.enc.Schema, TimeField: job.enc.TimeField,
 		AzureResourceID: job.withRID, Linger: linger,
 	})
@@ -320,7 +320,7 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 // cycles in a row, or when the source is caught up but ranges were refused
 // for good or their acknowledgment failed: their blobs can never finish in
 // this run.
-func waitOnce(ctx context.Context, src *blobsource.Source, srcDone chan error, sh *blobinput.Shipper, progress bool, stderr io.Writer) error {
+func waitOnce(ctx context.Context, src *blobsource.Source, srcDone chan error, sh *fbin.Shipper, progress bool, stderr io.Writer) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var lastChunks, errsAt int64
@@ -363,12 +363,12 @@ func waitOnce(ctx context.Context, src *blobsource.Source, srcDone chan error, s
 	}
 }
 
-func printRunProgress(w io.Writer, st blobsource.Stats, ss blobinput.ShipStats) {
+func printRunProgress(w io.Writer, st blobsource.Stats, ss fbin.ShipStats) {
 	fmt.Fprintf(w, "\r\033[K%d blobs, %d chunks, %d events: %d accepted, %d requests, %d retries",
 		st.BlobsRead, st.Chunks, ss.Events, ss.Accepted, ss.Requests, ss.Retries)
 }
 
-func describeSource(c blobinput.Config) string {
+func describeSource(c fbin.Config) string {
 	u, err := c.Source.Auth.ServiceURL()
 	if err != nil {
 		u = "the connection string's account"
@@ -380,7 +380,7 @@ func describeSource(c blobinput.Config) string {
 	return u + " " + strings.Join(cs, ",")
 }
 
-func describeStore(c blobinput.Config) string {
+func describeStore(c fbin.Config) string {
 	if c.CheckpointContainer != "" {
 		return "container " + c.CheckpointContainer
 	}

@@ -19,11 +19,11 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
-	"github.com/nsgflow/nsgflow/blobsource"
-	"github.com/nsgflow/nsgflow/blobsource/azuritetest"
-	"github.com/nsgflow/nsgflow/emulator"
-	"github.com/nsgflow/nsgflow/flowgen"
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/blobsource"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
+	"github.com/nsgflow/nsgflow/internal/emulator"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 const runTestToken = "run-test-bearer-token-0123456789"

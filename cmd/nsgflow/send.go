@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nsgflow/nsgflow/flowparse"
-	"github.com/nsgflow/nsgflow/oms"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
+	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
 func init() {
@@ -278,7 +278,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // sendJob holds what the send loop needs.
 type sendJob struct {
-	sink      oms.Sink
+	sink      loganalytics.Sink
 	enc       *flowparse.Encoder
 	withRID   bool
 	chunk     int // flush the events buffer past this many bytes
@@ -287,7 +287,7 @@ type sendJob struct {
 	progress  bool
 	shownLine bool
 	tot       sendTotals
-	ev        oms.Events
+	ev        loganalytics.Events
 }
 
 func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error) {
@@ -295,7 +295,7 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	d := oms.Delivery{}
+	d := loganalytics.Delivery{}
 	ints := []struct {
 		key string
 		dst *int
@@ -325,13 +325,13 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 	if err != nil || timeout < 0 {
 		return nil, fmt.Errorf("timeout %q is not a duration (0 for none)", c.get("timeout"))
 	}
-	d.Logger = oms.LoggerFunc(func(level oms.Level, format string, args ...any) {
-		if verbose && level >= oms.LevelWarn {
+	d.Logger = loganalytics.LoggerFunc(func(level loganalytics.Level, format string, args ...any) {
+		if verbose && level >= loganalytics.LevelWarn {
 			fmt.Fprintf(stderr, "nsgflow send: %s: %s\n", level, fmt.Sprintf(format, args...))
 		}
 	})
 	job := &sendJob{enc: flowparse.NewEncoder(schema), timeout: timeout, stderr: stderr}
-	cloud := oms.Cloud(c.get("cloud"))
+	cloud := loganalytics.Cloud(c.get("cloud"))
 	var maxBody int
 	switch c.get("destination") {
 	case "logs_ingestion":
@@ -348,13 +348,13 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 		if err != nil {
 			return nil, fmt.Errorf("gzip_level %q is not an integer", c.get("gzip_level"))
 		}
-		li := oms.LogsIngestionConfig{
+		li := loganalytics.LogsIngestionConfig{
 			Endpoint: c.get("endpoint"), DCRImmutableID: c.get("dcr_id"), Stream: c.get("stream"), Cloud: cloud,
 			DisableGzip: !gz, GzipLevel: level, Delivery: d,
-			Credential: oms.CredentialConfig{Kind: c.get("credential"), TenantID: c.get("tenant_id"), ClientID: c.get("client_id"),
+			Credential: loganalytics.CredentialConfig{Kind: c.get("credential"), TenantID: c.get("tenant_id"), ClientID: c.get("client_id"),
 				ClientSecret: c.get("client_secret"), Token: c.get("token"), TokenFile: c.get("federated_token_file")},
 		}
-		if job.sink, err = oms.NewLogsIngestion(li); err != nil {
+		if job.sink, err = loganalytics.NewLogsIngestion(li); err != nil {
 			return nil, err
 		}
 		maxBody = li.MaxBodyBytes
@@ -375,11 +375,11 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 		}
 		job.enc.TimeField = tf
 		job.withRID = rid
-		dc := oms.DataCollectorConfig{
+		dc := loganalytics.DataCollectorConfig{
 			WorkspaceID: c.get("workspace_id"), SharedKey: c.get("shared_key"), LogType: c.get("log_type"),
 			TimeGeneratedField: tf, AzureResourceID: rid, Cloud: cloud, Endpoint: c.get("endpoint"), Delivery: d,
 		}
-		if job.sink, err = oms.NewDataCollector(dc); err != nil {
+		if job.sink, err = loganalytics.NewDataCollector(dc); err != nil {
 			return nil, err
 		}
 		maxBody = dc.MaxBodyBytes
@@ -387,9 +387,9 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 		return nil, fmt.Errorf("destination %q unknown: use logs_ingestion or data_collector", c.get("destination"))
 	}
 	if maxBody <= 0 {
-		maxBody = oms.LogsIngestionMaxBody
+		maxBody = loganalytics.LogsIngestionMaxBody
 		if c.get("destination") == "data_collector" {
-			maxBody = oms.DataCollectorDefaultBody
+			maxBody = loganalytics.DataCollectorDefaultBody
 		}
 	}
 	conc := max(d.Concurrency, 4)

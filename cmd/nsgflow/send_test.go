@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsgflow/nsgflow/emulator"
+	"github.com/nsgflow/nsgflow/internal/emulator"
 )
 
 const (

@@ -26,8 +26,8 @@ import (
 
 	"github.com/fluent/fluent-bit-go/input"
 
-	"github.com/nsgflow/nsgflow/blobinput"
-	"github.com/nsgflow/nsgflow/oms"
+	"github.com/nsgflow/nsgflow/internal/fbin"
+	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
 const (
@@ -39,8 +39,8 @@ const (
 
 var (
 	mu   sync.Mutex
-	inst *blobinput.Input
-	ilog *blobinput.Logger
+	inst *fbin.Input
+	ilog *fbin.Logger
 )
 
 // getter reads Fluent Bit properties of the instance being initialised.
@@ -48,8 +48,8 @@ type getter struct{ plugin unsafe.Pointer }
 
 func (g getter) Get(key string) string { return input.FLBPluginConfigKey(g.plugin, key) }
 
-func bootLog() *blobinput.Logger {
-	return blobinput.NewLogger(os.Stderr, oms.LevelInfo, "input:"+pluginName+":"+pluginName+".0")
+func bootLog() *fbin.Logger {
+	return fbin.NewLogger(os.Stderr, loganalytics.LevelInfo, "input:"+pluginName+":"+pluginName+".0")
 }
 
 func stack() string {
@@ -82,7 +82,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		bootLog().Errorf("only one %s input per Fluent Bit process is supported (fluent-bit-go inputs have no per-instance context): remove the second [INPUT]", pluginName)
 		return input.FLB_ERROR
 	}
-	cfg, err := blobinput.ParseConfig(getter{plugin})
+	cfg, err := fbin.ParseConfig(getter{plugin})
 	if err != nil {
 		bootLog().Errorf("invalid configuration: %v", err)
 		return input.FLB_ERROR
@@ -95,12 +95,12 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		limit := int64(cfg.MaxQueueBytes)*2 + int64(cfg.Source.MaxChunk)*int64(cfg.Source.Concurrency)*4 + 128<<20
 		debug.SetMemoryLimit(limit)
 	}
-	src, store, err := blobinput.OpenSource(cfg, log)
+	src, store, err := fbin.OpenSource(cfg, log)
 	if err != nil {
 		log.Errorf("init: %v", err)
 		return input.FLB_ERROR
 	}
-	in := blobinput.NewInput(cfg, src, store, log)
+	in := fbin.NewInput(cfg, src, store, log)
 	in.Start()
 	inst, ilog = in, log
 	where := "checkpoint_dir " + cfg.Source.CheckpointDir
@@ -112,14 +112,14 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	return input.FLB_OK
 }
 
-func containersOf(cfg blobinput.Config) []string {
+func containersOf(cfg fbin.Config) []string {
 	if len(cfg.Source.Containers) == 0 {
 		return []string{"insights-logs-networksecuritygroupflowevent", "insights-logs-flowlogflowevent"}
 	}
 	return cfg.Source.Containers
 }
 
-func endpointOf(cfg blobinput.Config) string {
+func endpointOf(cfg fbin.Config) string {
 	if u, err := cfg.Source.Auth.ServiceURL(); err == nil {
 		return u
 	}
@@ -216,7 +216,7 @@ func FLBPluginExit() (rc int) {
 	return input.FLB_OK
 }
 
-func ilogOrBoot() *blobinput.Logger {
+func ilogOrBoot() *fbin.Logger {
 	mu.Lock()
 	defer mu.Unlock()
 	if ilog != nil {

@@ -17,8 +17,8 @@ import (
 	"unsafe"
 
 	"github.com/fluent/fluent-bit-go/output"
-	"github.com/nsgflow/nsgflow/checkpoint"
-	"github.com/nsgflow/nsgflow/pipeline"
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fbout"
 )
 
 const (
@@ -29,9 +29,9 @@ const (
 // instance is one configured [OUTPUT] section.
 type instance struct {
 	name  string
-	cfg   pipeline.Config
-	log   *pipeline.Logger
-	pipe  *pipeline.Pipeline
+	cfg   fbout.Config
+	log   *fbout.Logger
+	pipe  *fbout.Pipeline
 	exits atomic.Bool
 }
 
@@ -45,8 +45,8 @@ type getter struct{ plugin unsafe.Pointer }
 func (g getter) Get(key string) string { return output.FLBPluginConfigKey(g.plugin, key) }
 
 // bootLog is used before an instance has its own logger.
-func bootLog(name string) *pipeline.Logger {
-	return &pipeline.Logger{W: os.Stderr, Level: pipeline.Level(0), Prefix: pipeline.LogPrefix(name)}
+func bootLog(name string) *fbout.Logger {
+	return &fbout.Logger{W: os.Stderr, Level: fbout.Level(0), Prefix: fbout.LogPrefix(name)}
 }
 
 //export FLBPluginRegister
@@ -69,12 +69,12 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 			rc = output.FLB_ERROR
 		}
 	}()
-	cfg, err := pipeline.ParseConfig(getter{plugin})
+	cfg, err := fbout.ParseConfig(getter{plugin})
 	if err != nil {
 		bootLog(name).Errorf("invalid configuration: %v", err)
 		return output.FLB_ERROR
 	}
-	log := &pipeline.Logger{W: os.Stderr, Level: cfg.LogLevel, Prefix: pipeline.LogPrefix(name)}
+	log := &fbout.Logger{W: os.Stderr, Level: cfg.LogLevel, Prefix: fbout.LogPrefix(name)}
 	for _, w := range cfg.Warnings {
 		log.Warnf("configuration: %s", w)
 	}
@@ -83,7 +83,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		log.Errorf("invalid configuration: %v", err)
 		return output.FLB_ERROR
 	}
-	var acker pipeline.Acker
+	var acker fbout.Acker
 	if cfg.CheckpointDir != "" {
 		store, err := checkpoint.NewDir(cfg.CheckpointDir)
 		if err != nil {
@@ -91,9 +91,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 			_ = sink.Close()
 			return output.FLB_ERROR
 		}
-		acker = pipeline.CheckpointAcker{Store: store}
+		acker = fbout.CheckpointAcker{Store: store}
 	}
-	pipe, err := pipeline.New(cfg.Options(sink, log, acker))
+	pipe, err := fbout.New(cfg.Options(sink, log, acker))
 	if err != nil {
 		log.Errorf("init: %v", err)
 		_ = sink.Close()
@@ -155,9 +155,9 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (rc 
 		t = C.GoString(tag)
 	}
 	switch inst.pipe.Flush(chunk, t) {
-	case pipeline.OK:
+	case fbout.OK:
 		return output.FLB_OK
-	case pipeline.Retry:
+	case fbout.Retry:
 		return output.FLB_RETRY
 	default:
 		return output.FLB_ERROR
@@ -187,7 +187,7 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	if left > 0 {
 		inst.log.Warnf("exit: %d flushes abandoned after grace %v", left, inst.cfg.Grace)
 	}
-	if inst.log.Enabled(pipeline.Level(0)) {
+	if inst.log.Enabled(fbout.Level(0)) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		inst.log.Debugf("go heap: HeapInuse=%d HeapAlloc=%d Sys=%d NumGC=%d", ms.HeapInuse, ms.HeapAlloc, ms.Sys, ms.NumGC)

@@ -35,8 +35,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nsgflow/nsgflow/fbchunk"
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/fbpack"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 func main() {
@@ -111,15 +111,15 @@ func (w *chunkWriter) add(rec []byte, events int) {
 	if w.v1 {
 		// [float ts, record]
 		w.cur = append(w.cur, 0x92)
-		w.cur = fbchunk.AppendFloat(w.cur, float64(ts)+0.25)
+		w.cur = fbpack.AppendFloat(w.cur, float64(ts)+0.25)
 	} else {
 		if len(w.cur) == 0 {
-			w.cur = fbchunk.AppendEntryHeader(w.cur, -1, 0) // group start
+			w.cur = fbpack.AppendEntryHeader(w.cur, -1, 0) // group start
 			w.cur = append(w.cur, 0x81)
-			w.cur = fbchunk.AppendStr(w.cur, "resource")
-			w.cur = fbchunk.AppendStr(w.cur, "harness")
+			w.cur = fbpack.AppendStr(w.cur, "resource")
+			w.cur = fbpack.AppendStr(w.cur, "harness")
 		}
-		w.cur = fbchunk.AppendEntryHeader(w.cur, ts, 123)
+		w.cur = fbpack.AppendEntryHeader(w.cur, ts, 123)
 	}
 	w.cur = append(w.cur, rec...)
 	w.events += events
@@ -127,7 +127,7 @@ func (w *chunkWriter) add(rec []byte, events int) {
 
 func (w *chunkWriter) endChunk() error {
 	if !w.v1 && len(w.cur) > 0 {
-		w.cur = fbchunk.AppendEntryHeader(w.cur, -2, 0) // group end
+		w.cur = fbpack.AppendEntryHeader(w.cur, -2, 0) // group end
 		w.cur = append(w.cur, 0x80)
 	}
 	return w.flush()
@@ -226,7 +226,7 @@ func genGroup(w *chunkWriter, samples, timeField string) error {
 				for k, v := range prov {
 					m[k] = v
 				}
-				rec, err := fbchunk.AppendJSONValue(nil, m)
+				rec, err := fbpack.AppendJSONValue(nil, m)
 				if err != nil {
 					return err
 				}
@@ -247,7 +247,7 @@ func genGroup(w *chunkWriter, samples, timeField string) error {
 	w.add(logRecord(string(line), nil), countEvents(line))
 	// Records the plugin must skip (counted, one log line per kind).
 	w.add(mustMap(map[string]any{"message": "not a flow log"}), 0)
-	w.add(fbchunk.AppendArrayHeader(nil, 0), 0)
+	w.add(fbpack.AppendArrayHeader(nil, 0), 0)
 	w.add(logRecord("plain text line", nil), 0)
 	if err := w.endChunk(); err != nil {
 		return err
@@ -286,7 +286,7 @@ func logRecord(s string, extra map[string]any) []byte {
 }
 
 func mustMap(m map[string]any) []byte {
-	b, err := fbchunk.AppendJSONValue(nil, m)
+	b, err := fbpack.AppendJSONValue(nil, m)
 	if err != nil {
 		panic(err)
 	}
@@ -329,7 +329,7 @@ func genBig(dir, samples string, manifest *bytes.Buffer) error {
 
 // genGarbage writes chunks that are not valid: cut, random bytes, forged lengths.
 func genGarbage(dir string, manifest *bytes.Buffer) error {
-	good := fbchunk.AppendEntryHeader(nil, 1764147600, 0)
+	good := fbpack.AppendEntryHeader(nil, 1764147600, 0)
 	good = append(good, logRecord(`{"time":"x","properties":{"flows":[]}}`, nil)...)
 	cases := [][]byte{
 		good[:len(good)/2],

@@ -1,5 +1,5 @@
 // Command check verifies what the input harness collected from
-// in_nsgflow.so: the msgpack entries (decoded with fbchunk), their records
+// in_nsgflow.so: the msgpack entries (decoded with fbpack), their records
 // against the generated blobs they came from, their provenance fields, and
 // the checkpoints the plugin left. It regenerates the blobs from the same
 // flowgen options the script uploaded. It prints one line per check and
@@ -18,12 +18,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nsgflow/nsgflow/blobinput"
-	"github.com/nsgflow/nsgflow/blobsource"
-	"github.com/nsgflow/nsgflow/checkpoint"
-	"github.com/nsgflow/nsgflow/fbchunk"
-	"github.com/nsgflow/nsgflow/flowgen"
-	"github.com/nsgflow/nsgflow/flowparse"
+	"github.com/nsgflow/nsgflow/internal/fbin"
+	"github.com/nsgflow/nsgflow/internal/blobsource"
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fbpack"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
 
 var passed, failed int
@@ -103,7 +103,7 @@ func main() {
 			badProv++
 			continue
 		}
-		spans, _ := blobinput.Split(nil, blob[e.off:e.end], e.off)
+		spans, _ := fbin.Split(nil, blob[e.off:e.end], e.off)
 		if len(spans) != 1 {
 			badProv++
 			continue
@@ -209,8 +209,8 @@ func fatal(err error) {
 
 func decode(data []byte) ([]entry, error) {
 	var out []entry
-	r := fbchunk.NewReader(data)
-	var e fbchunk.Entry
+	r := fbpack.NewReader(data)
+	var e fbpack.Entry
 	for {
 		err := r.Next(&e)
 		if errors.Is(err, io.EOF) {
@@ -220,29 +220,29 @@ func decode(data []byte) ([]entry, error) {
 			return out, err
 		}
 		en := entry{rec: e.Record}
-		it, err := fbchunk.NewMapIter(e.Record)
+		it, err := fbpack.NewMapIter(e.Record)
 		if err != nil {
 			return out, err
 		}
 		for it.Next() {
 			k, _ := it.KeyString()
 			switch string(k) {
-			case blobinput.FieldSource:
-				s, _ := fbchunk.Str(it.Value())
+			case fbin.FieldSource:
+				s, _ := fbpack.Str(it.Value())
 				en.src = string(s)
-			case blobinput.FieldGen:
-				en.gen, _ = fbchunk.Int(it.Value())
-			case blobinput.FieldOffset:
-				en.off, _ = fbchunk.Int(it.Value())
-			case blobinput.FieldEnd:
-				en.end, _ = fbchunk.Int(it.Value())
-			case blobinput.FieldN:
-				en.n, _ = fbchunk.Int(it.Value())
-			case blobinput.FieldTotal:
-				en.total, _ = fbchunk.Int(it.Value())
+			case fbin.FieldGen:
+				en.gen, _ = fbpack.Int(it.Value())
+			case fbin.FieldOffset:
+				en.off, _ = fbpack.Int(it.Value())
+			case fbin.FieldEnd:
+				en.end, _ = fbpack.Int(it.Value())
+			case fbin.FieldN:
+				en.n, _ = fbpack.Int(it.Value())
+			case fbin.FieldTotal:
+				en.total, _ = fbpack.Int(it.Value())
 			}
 		}
-		if en.json, err = fbchunk.AppendJSONOmit(nil, e.Record, blobinput.ProvenancePrefix); err != nil {
+		if en.json, err = fbpack.AppendJSONOmit(nil, e.Record, fbin.ProvenancePrefix); err != nil {
 			return out, err
 		}
 		out = append(out, en)

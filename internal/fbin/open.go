@@ -1,0 +1,51 @@
+package fbin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nsgflow/nsgflow/internal/blobsource"
+	"github.com/nsgflow/nsgflow/internal/redact"
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
+)
+
+// OpenSource builds the blob source and the checkpoint store the
+// configuration describes: a local directory, or a container in the same
+// storage account (created if missing, which needs write access). The
+// source logs through log.
+func OpenSource(cfg Config, log *Logger) (*blobsource.Source, checkpoint.Store, error) {
+	sc := cfg.Source
+	sc.Logger = log.Slog()
+	var store checkpoint.Store
+	if cfg.CheckpointContainer != "" {
+		if sc.Client == nil {
+			svc, err := sc.Auth.NewServiceClient()
+			if err != nil {
+				return nil, nil, err
+			}
+			sc.Client = svc
+		}
+		b := checkpoint.NewBlob(sc.Client.NewContainerClient(cfg.CheckpointContainer), cfg.CheckpointPrefix)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := b.CreateContainer(ctx)
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("checkpoint container %s: %w", cfg.CheckpointContainer, redact.Error(err))
+		}
+		store = b
+	} else {
+		d, err := checkpoint.NewDir(sc.CheckpointDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		store = d
+	}
+	sc.Store = store
+	src, err := blobsource.New(sc)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return src, store, nil
+}

@@ -1,0 +1,119 @@
+package loganalytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// tokenSource gets and caches bearer tokens for the Logs Ingestion API.
+type tokenSource struct {
+	kind   string
+	scope  string
+	static string
+	cred   azcore.TokenCredential
+	scrub  *scrubber
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+}
+
+func newTokenSource(c CredentialConfig, cl Cloud, scr *scrubber) (*tokenSource, error) {
+	ts := &tokenSource{kind: c.Kind, scope: cl.MonitorScope(), scrub: scr}
+	if c.TokenCredential != nil {
+		ts.kind, ts.cred = "custom", c.TokenCredential
+		return ts, nil
+	}
+	if ts.kind == "" {
+		ts.kind = CredDefault
+	}
+	co := azcore.ClientOptions{Cloud: cloudConfig(cl)}
+	var err error
+	switch ts.kind {
+	case CredStatic:
+		if c.Token == "" {
+			return nil, errors.New("Credential.Token is empty: kind static needs a fixed bearer token (emulator and tests only)")
+		}
+		ts.static = c.Token
+		return ts, nil
+	case CredDefault:
+		ts.cred, err = azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: co, TenantID: c.TenantID})
+	case CredEnvironment:
+		ts.cred, err = azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{ClientOptions: co})
+	case CredClientSecret:
+		if c.TenantID == "" || c.ClientID == "" || c.ClientSecret == "" {
+			return nil, errors.New("credential client_secret needs TenantID, ClientID and ClientSecret: set all three (or use kind environment with AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)")
+		}
+		ts.cred, err = azidentity.NewClientSecretCredential(c.TenantID, c.ClientID, c.ClientSecret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+	case CredWorkloadIdentity:
+		ts.cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: co, ClientID: c.ClientID, TenantID: c.TenantID, TokenFilePath: c.TokenFile})
+	case CredManagedIdentity:
+		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: co}
+		if c.ClientID != "" {
+			o.ID = azidentity.ClientID(c.ClientID)
+		}
+		ts.cred, err = azidentity.NewManagedIdentityCredential(o)
+	case CredAzureCLI:
+		ts.cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: c.TenantID})
+	default:
+		return nil, fmt.Errorf("Credential.Kind %q unknown: use default, environment, client_secret, workload_identity, managed_identity, azure_cli or static", c.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("credential %s: %s", ts.kind, scr.scrub(err.Error()))
+	}
+	return ts, nil
+}
+
+func cloudConfig(c Cloud) cloud.Configuration {
+	switch c {
+	case CloudChina:
+		return cloud.AzureChina
+	case CloudUSGov:
+		return cloud.AzureGovernment
+	}
+	return cloud.AzurePublic
+}
+
+// get returns a token valid for at least two more minutes.
+func (t *tokenSource) get(ctx context.Context) (string, error) {
+	if t.static != "" {
+		return t.static, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != "" && time.Until(t.expires) > 2*time.Minute {
+		return t.token, nil
+	}
+	tok, err := t.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{t.scope}})
+	if err != nil {
+		return "", err
+	}
+	t.token, t.expires = tok.Token, tok.ExpiresOn
+	return t.token, nil
+}
+
+// invalidate drops the cached token after a 401.
+func (t *tokenSource) invalidate() {
+	t.mu.Lock()
+	t.token = ""
+	t.mu.Unlock()
+}
+
+// isPermanentTokenError reports whether the identity platform refused the
+// credential itself (4xx): retrying will not help.
+func isPermanentTokenError(err error) bool {
+	var af *azidentity.AuthenticationFailedError
+	if errors.As(err, &af) && af.RawResponse != nil {
+		s := af.RawResponse.StatusCode
+		return s >= 400 && s < 500 && s != 408 && s != 429
+	}
+	return false
+}
