@@ -25,7 +25,7 @@ var (
 	cliDocPath      = filepath.Join("..", "..", "docs", "cli.md")
 	envDocPath      = filepath.Join("..", "..", "docs", "config-reference.md")
 	repoRoot        = filepath.Join("..", "..")
-	envScannedDirs  = []string{"cmd", "pipeline", "blobinput", "oms", "blobsource", "checkpoint", "plugin"}
+	envScannedDirs  = []string{"cmd", "internal", "plugin"}
 	flagLineRE      = regexp.MustCompile(`^  -([^ \t]+)`)
 	codeSpanRE      = regexp.MustCompile("`([^`]+)`")
 	flagRefRE       = regexp.MustCompile(`^--?([a-z][a-z0-9-]*)`)
