@@ -40,9 +40,10 @@ type Chunk struct {
 	Rewritten bool
 }
 
-// Token returns the acknowledgment token for the chunk's range.
-func (c *Chunk) Token() checkpoint.Token {
-	return checkpoint.Token{Key: c.Key, Gen: c.Gen, Start: c.Start, End: c.End}
+// Range is the chunk's acknowledgeable range, as the delivery side passes it
+// to checkpoint.AckRanges once every record in it was accepted.
+func (c *Chunk) Range() checkpoint.Range {
+	return checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End}
 }
 
 // Stats counts what a Source did. Read with Source.Stats.

@@ -16,12 +16,12 @@
 //	err = src.Run(ctx, func(ctx context.Context, c blobsource.Chunk) error {
 //		// parse c.Data with flowparse.Parser.Range, send the events, then,
 //		// once the destination accepted them all:
-//		return src.Ack(ctx, c) // or later, from the delivery side
+//		return checkpoint.Ack(ctx, src.Store(), c.Range()) // or later, from the delivery side
 //	})
 //
 // Each blob has a checkpoint.Cursor keyed by account/container/name. Reading
-// advances an in-memory read offset; only acknowledgments (Source.Ack,
-// checkpoint.Ack with Chunk.Token's fields) advance the persisted committed
+// advances an in-memory read offset; only acknowledgments (checkpoint.AckRanges
+// with Chunk.Range, from whichever side delivers) advance the persisted committed
 // offset. After a restart a blob is read again from its committed offset:
 // delivery is at-least-once, and Chunk.Start/End are stable byte offsets,
 // so EventIds (flowparse) let the destination drop repeats.

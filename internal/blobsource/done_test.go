@@ -68,7 +68,7 @@ func TestDoneMarker(t *testing.T) {
 		t.Fatal("marker set before the records were acknowledged")
 	}
 	for _, c := range e.sink.chunks {
-		if err := checkpoint.Ack(ctx, e.store, c.Key, c.Gen, c.Start, c.End); err != nil {
+		if err := checkpoint.Ack(ctx, e.store, checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -225,14 +225,14 @@ func TestDoneMarkerAfterRestart(t *testing.T) {
 					}
 				}
 				for _, ch := range mine[:len(mine)-tt.lack] {
-					if err := checkpoint.Ack(ctx, e.store, ch.Key, ch.Gen, ch.Start, ch.End); err != nil {
+					if err := checkpoint.Ack(ctx, e.store, checkpoint.Range{Key: ch.Key, Gen: ch.Gen, Off: ch.Start, End: ch.End}); err != nil {
 						t.Fatal(err)
 					}
 				}
 				// The open blob is acknowledged to its current end too.
 				for _, ch := range e.sink.chunks {
 					if ch.Key != closedKey {
-						if err := checkpoint.Ack(ctx, e.store, ch.Key, ch.Gen, ch.Start, ch.End); err != nil {
+						if err := checkpoint.Ack(ctx, e.store, checkpoint.Range{Key: ch.Key, Gen: ch.Gen, Off: ch.Start, End: ch.End}); err != nil {
 							t.Fatal(err)
 						}
 					}

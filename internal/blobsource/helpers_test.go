@@ -138,7 +138,7 @@ func (k *sink) handle(ctx context.Context, c Chunk) error {
 	c.Data = nil
 	k.chunks = append(k.chunks, c)
 	if k.ack {
-		return checkpoint.Ack(ctx, k.store, c.Key, c.Gen, c.Start, c.End)
+		return checkpoint.Ack(ctx, k.store, checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End})
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func measure(t *testing.T, e *env, blobs int, size int64) {
 		tuples.Add(p.Stats.Tuples)
 		mu.Lock()
 		defer mu.Unlock()
-		return checkpoint.Ack(ctx, e.store, c.Key, c.Gen, c.Start, c.End)
+		return checkpoint.Ack(ctx, e.store, checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End})
 	}
 	e.logs = &logBuf{}
 	resetPeak(t)

@@ -101,11 +101,6 @@ func accountName(configured, serviceURL string) string {
 // Store returns the checkpoint store, for acknowledgments.
 func (s *Source) Store() checkpoint.Store { return s.store }
 
-// Ack records that a chunk's range was accepted by the destination.
-func (s *Source) Ack(ctx context.Context, c Chunk) error {
-	return checkpoint.Ack(ctx, s.store, c.Key, c.Gen, c.Start, c.End)
-}
-
 // Stats returns a snapshot of the counters; safe to call at any time.
 func (s *Source) Stats() Stats { return s.st.snapshot() }
 

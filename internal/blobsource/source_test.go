@@ -188,7 +188,7 @@ func TestOnce(t *testing.T) {
 					if !tt.acks {
 						continue
 					}
-					if err := checkpoint.Ack(ctx, e.store, c.Key, c.Gen, c.Start, c.End); err != nil {
+					if err := checkpoint.Ack(ctx, e.store, checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End}); err != nil {
 						t.Error(err)
 					}
 				}

@@ -17,7 +17,7 @@ func BenchmarkDirAck(b *testing.B) {
 	b.ReportAllocs()
 	var off int64
 	for b.Loop() {
-		if err := Ack(ctx, s, "acct/container/blob", 0, off, off+100); err != nil {
+		if err := Ack(ctx, s, Range{Key: "acct/container/blob", Gen: 0, Off: off, End: off+100}); err != nil {
 			b.Fatal(err)
 		}
 		off += 100

@@ -30,7 +30,7 @@ func crashChild(dir string) {
 	ctx := context.Background()
 	c, _ := s.Load(ctx, "k")
 	for off := c.Committed; ; off += 7 {
-		if err := Ack(ctx, s, "k", 0, off, off+7); err != nil {
+		if err := Ack(ctx, s, Range{Key: "k", Gen: 0, Off: off, End: off+7}); err != nil {
 			os.Exit(3)
 		}
 	}
@@ -89,7 +89,7 @@ func TestTornFile(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := NewDir(dir)
 	ctx := context.Background()
-	if err := Ack(ctx, s, "k", 0, 0, 10); err != nil {
+	if err := Ack(ctx, s, Range{Key: "k", Gen: 0, Off: 0, End: 10}); err != nil {
 		t.Fatal(err)
 	}
 	path := s.file("k")

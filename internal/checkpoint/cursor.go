@@ -16,13 +16,10 @@ var ErrNotFound = errors.New("checkpoint: no cursor")
 // was loaded (its Version differs), or exists when creating a new one.
 var ErrConflict = errors.New("checkpoint: cursor changed since it was loaded")
 
-// Span is a byte range [Start, End) of a blob. In Cursor.Partial, Got of
-// Want pieces of the range have been acknowledged so far.
+// Span is a byte range [Start, End) of a blob.
 type Span struct {
 	Start int64 `json:"s"`
 	End   int64 `json:"e"`
-	Got   int64 `json:"got,omitempty"`
-	Want  int64 `json:"want,omitempty"`
 }
 
 // Cursor is the persisted state of one blob.
@@ -36,8 +33,6 @@ type Cursor struct {
 	Committed int64 `json:"committed"`
 	// Acked holds acknowledged ranges beyond Committed, sorted, disjoint.
 	Acked []Span `json:"acked,omitempty"`
-	// Partial holds ranges acknowledged piecewise (AckPart) not yet complete.
-	Partial []Span `json:"partial,omitempty"`
 
 	// What the reader last saw of the blob.
 	ETag    string    `json:"etag,omitempty"`
@@ -95,37 +90,11 @@ func (c *Cursor) Ack(gen, start, end int64) bool {
 	return true
 }
 
-// AckPart records that n of the total pieces (e.g. events) of the range
-// [start, end) were accepted; once total pieces arrived the range counts
-// as acknowledged. Use it when one chunk's events are delivered in several
-// batches. Each piece must be acknowledged once.
-func (c *Cursor) AckPart(gen, start, end, n, total int64) bool {
-	if n >= total {
-		return c.Ack(gen, start, end)
-	}
-	if gen != c.Gen || end <= start || end <= c.Committed || n <= 0 {
-		return false
-	}
-	for i := range c.Partial {
-		p := &c.Partial[i]
-		if p.Start == start && p.End == end {
-			p.Got += n
-			if p.Got >= p.Want {
-				c.Partial = append(c.Partial[:i], c.Partial[i+1:]...)
-				return c.Ack(gen, start, end)
-			}
-			return true
-		}
-	}
-	c.Partial = append(c.Partial, Span{Start: start, End: end, Got: n, Want: total})
-	return true
-}
-
 // Reset starts the blob over in a new generation (rewritten blob).
 func (c *Cursor) Reset() {
 	c.Gen++
 	c.Committed = 0
-	c.Acked, c.Partial = nil, nil
+	c.Acked = nil
 	c.ETag, c.Size, c.Created, c.Head = "", 0, time.Time{}, nil
 	c.Closed, c.Done, c.MarkFailed = false, false, false
 }
@@ -140,18 +109,6 @@ func (c *Cursor) fold() {
 	c.Acked = append(c.Acked[:0], c.Acked[i:]...)
 	if len(c.Acked) == 0 {
 		c.Acked = nil
-	}
-	// Partial ranges now below the committed offset are moot.
-	k := 0
-	for _, p := range c.Partial {
-		if p.End > c.Committed {
-			c.Partial[k] = p
-			k++
-		}
-	}
-	c.Partial = c.Partial[:k]
-	if k == 0 {
-		c.Partial = nil
 	}
 }
 
@@ -231,32 +188,3 @@ func Update(ctx context.Context, s Store, key string, fn func(c *Cursor) error) 
 
 // ErrNoChange, returned by an Update callback, skips the write.
 var ErrNoChange = errors.New("checkpoint: no change")
-
-// Ack records in s that [start, end) of blob key, generation gen, was
-// accepted by the destination. Ranges may arrive in any order.
-func Ack(ctx context.Context, s Store, key string, gen, start, end int64) error {
-	_, err := Update(ctx, s, key, func(c *Cursor) error {
-		if !c.Ack(gen, start, end) {
-			return ErrNoChange
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("checkpoint: ack %s [%d,%d): %w", key, start, end, err)
-	}
-	return nil
-}
-
-// AckPart records in s that n of total pieces of [start, end) were accepted.
-func AckPart(ctx context.Context, s Store, key string, gen, start, end, n, total int64) error {
-	_, err := Update(ctx, s, key, func(c *Cursor) error {
-		if !c.AckPart(gen, start, end, n, total) {
-			return ErrNoChange
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("checkpoint: ack %s [%d,%d) %d/%d: %w", key, start, end, n, total, err)
-	}
-	return nil
-}

@@ -7,39 +7,33 @@ import (
 )
 
 func TestAck(t *testing.T) {
-	type ack struct{ gen, s, e, n, total int64 }
+	type ack struct{ gen, s, e int64 }
 	tests := []struct {
 		name      string
 		acks      []ack
 		committed int64
 		acked     []Span
-		partial   int
 	}{
-		{"in order", []ack{{0, 0, 100, 1, 1}, {0, 100, 250, 1, 1}}, 250, nil, 0},
-		{"out of order", []ack{{0, 100, 250, 1, 1}, {0, 250, 300, 1, 1}}, 0, []Span{{Start: 100, End: 300}}, 0},
-		{"gap filled", []ack{{0, 100, 250, 1, 1}, {0, 300, 400, 1, 1}, {0, 0, 100, 1, 1}}, 250, []Span{{Start: 300, End: 400}}, 0},
-		{"all filled", []ack{{0, 300, 400, 1, 1}, {0, 100, 300, 1, 1}, {0, 0, 100, 1, 1}}, 400, nil, 0},
-		{"duplicate", []ack{{0, 0, 100, 1, 1}, {0, 0, 100, 1, 1}}, 100, nil, 0},
-		{"overlap", []ack{{0, 50, 150, 1, 1}, {0, 100, 200, 1, 1}}, 0, []Span{{Start: 50, End: 200}}, 0},
-		{"stale generation ignored", []ack{{1, 0, 100, 1, 1}}, 0, nil, 0},
-		{"empty range ignored", []ack{{0, 10, 10, 1, 1}}, 0, nil, 0},
-		{"parts complete", []ack{{0, 0, 100, 2, 5}, {0, 0, 100, 3, 5}}, 100, nil, 0},
-		{"parts incomplete", []ack{{0, 0, 100, 2, 5}, {0, 100, 200, 1, 1}}, 0, []Span{{Start: 100, End: 200}}, 1},
+		{"in order", []ack{{0, 0, 100}, {0, 100, 250}}, 250, nil},
+		{"out of order", []ack{{0, 100, 250}, {0, 250, 300}}, 0, []Span{{Start: 100, End: 300}}},
+		{"gap filled", []ack{{0, 100, 250}, {0, 300, 400}, {0, 0, 100}}, 250, []Span{{Start: 300, End: 400}}},
+		{"all filled", []ack{{0, 300, 400}, {0, 100, 300}, {0, 0, 100}}, 400, nil},
+		{"duplicate", []ack{{0, 0, 100}, {0, 0, 100}}, 100, nil},
+		{"overlap", []ack{{0, 50, 150}, {0, 100, 200}}, 0, []Span{{Start: 50, End: 200}}},
+		{"stale generation ignored", []ack{{1, 0, 100}}, 0, nil},
+		{"empty range ignored", []ack{{0, 10, 10}}, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var c Cursor
 			for _, a := range tt.acks {
-				c.AckPart(a.gen, a.s, a.e, a.n, a.total)
+				c.Ack(a.gen, a.s, a.e)
 			}
 			if c.Committed != tt.committed {
 				t.Errorf("Committed = %d, want %d", c.Committed, tt.committed)
 			}
 			if !reflect.DeepEqual(c.Acked, tt.acked) {
 				t.Errorf("Acked = %v, want %v", c.Acked, tt.acked)
-			}
-			if len(c.Partial) != tt.partial {
-				t.Errorf("Partial = %v, want %d entries", c.Partial, tt.partial)
 			}
 		})
 	}

@@ -4,13 +4,14 @@
 // A Cursor holds the committed offset (every byte of the blob before it was
 // read, parsed and accepted by the destination) and the acknowledged ranges
 // beyond it that arrived out of order. The reader never advances the
-// committed offset itself: the delivery side calls Ack (or AckPart) with the
-// byte range of a chunk once all of it was accepted, and the offset moves
-// only over a contiguous prefix. Anything read but not acknowledged when the
-// process stops is read again: delivery is at-least-once. A Token
-// ("gen:start:end:total:key") carries a range to the delivery side, which
-// counts delivered events per token in a Batch and commits it after a
-// successful flush (AckPart: a range counts once all its events arrived).
+// committed offset itself: the delivery side calls AckRanges with the Range
+// (blob key, generation, byte range) of every record once all of its events
+// were accepted, and the offset moves only over a contiguous prefix.
+// Anything read but not acknowledged when the process stops is read again:
+// delivery is at-least-once. Range and its wire field names (FieldSource and
+// the others, which carry it through Fluent Bit from the input plugin to the
+// output plugin) are defined here and nowhere else; AckRanges is the one
+// acker every delivery path uses.
 //
 // A Store keeps cursors. Save is conditional: a cursor carries the Version
 // it was loaded at, and saving over a newer version fails with ErrConflict

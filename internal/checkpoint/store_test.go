@@ -68,7 +68,7 @@ func testStore(t *testing.T, s Store) {
 			wg.Add(1)
 			go func(i int64) {
 				defer wg.Done()
-				errs <- Ack(ctx, s, k, 0, i*10, i*10+10)
+				errs <- Ack(ctx, s, Range{Key: k, Gen: 0, Off: i*10, End: i*10+10})
 			}(int64(i))
 		}
 		wg.Wait()
@@ -131,7 +131,7 @@ func TestDirTwoOpeners(t *testing.T) {
 		wg.Add(1)
 		go func(s Store, i int64) {
 			defer wg.Done()
-			if err := Ack(ctx, s, "k", 0, i*5, i*5+5); err != nil {
+			if err := Ack(ctx, s, Range{Key: "k", Gen: 0, Off: i*5, End: i*5+5}); err != nil {
 				t.Error(err)
 			}
 		}(s, int64(i))

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
+	"github.com/nsgflow/nsgflow/internal/fbconf"
 	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
-	"github.com/nsgflow/nsgflow/internal/fbconf"
 )
 
 // ConfigGetter returns a configuration value by key, "" when unset. The

@@ -5,22 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/fbpack"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
-)
-
-// Provenance field names. The output plugin (package pipeline) strips every
-// field starting with ProvenancePrefix before shipping, and acknowledges the
-// range [off, end) of blob src, generation gen, once all events of the
-// record were accepted.
-const (
-	ProvenancePrefix = "_nsgflow_"
-	FieldSource      = ProvenancePrefix + "src"   // blob identity: the checkpoint key
-	FieldGen         = ProvenancePrefix + "gen"   // cursor generation
-	FieldOffset      = ProvenancePrefix + "off"   // first byte of the record's range
-	FieldEnd         = ProvenancePrefix + "end"   // byte after the range
-	FieldN           = ProvenancePrefix + "n"     // expand: 1-based index of the event in its record
-	FieldTotal       = ProvenancePrefix + "total" // expand: events of the record
 )
 
 // Origin says which blob, and which generation of it, records come from.
@@ -81,12 +68,12 @@ func (e *Encoder) onEvent(ev *flowparse.Event) {
 // caller acknowledges its range itself). On error dst comes back unchanged.
 func (e *Encoder) Append(dst []byte, o Origin, sp Span) ([]byte, int, error) {
 	e.fields = [6]fbpack.Field{
-		{Key: FieldSource, Str: o.Key},
-		{Key: FieldGen, Int: o.Gen, IsInt: true},
-		{Key: FieldOffset, Int: sp.Off, IsInt: true},
-		{Key: FieldEnd, Int: sp.End, IsInt: true},
-		{Key: FieldN, IsInt: true},
-		{Key: FieldTotal, IsInt: true},
+		{Key: checkpoint.FieldSource, Str: o.Key},
+		{Key: checkpoint.FieldGen, Int: o.Gen, IsInt: true},
+		{Key: checkpoint.FieldOffset, Int: sp.Off, IsInt: true},
+		{Key: checkpoint.FieldEnd, Int: sp.End, IsInt: true},
+		{Key: checkpoint.FieldN, IsInt: true},
+		{Key: checkpoint.FieldTotal, IsInt: true},
 	}
 	if !e.expand {
 		out, err := fbpack.AppendEntry(dst, e.recordTime(sp.JSON), sp.JSON, e.fields[:4]...)

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fbout"
 	"github.com/nsgflow/nsgflow/internal/fbpack"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
-	"github.com/nsgflow/nsgflow/internal/fbout"
 )
 
 // entry is one decoded Fluent Bit entry.
@@ -51,7 +52,7 @@ func decodeEntries(t *testing.T, buf []byte) []entry {
 		}
 		en := entry{ts: time.Unix(e.Sec, e.Nsec).UTC(), rec: map[string]any{}, prov: map[string]any{}}
 		for k, v := range m {
-			if len(k) > len(ProvenancePrefix) && k[:len(ProvenancePrefix)] == ProvenancePrefix {
+			if len(k) > len(checkpoint.ProvenancePrefix) && k[:len(checkpoint.ProvenancePrefix)] == checkpoint.ProvenancePrefix {
 				en.prov[k] = v
 			} else {
 				en.rec[k] = v
@@ -129,13 +130,13 @@ func TestEncoder(t *testing.T) {
 					if !reflect.DeepEqual(e.rec, jsonMap(t, w)) {
 						t.Fatalf("record %d entry %d differs:\n got %v\nwant %s", i, j, e.rec, w)
 					}
-					if e.prov[FieldSource] != o.Key || num(e.prov[FieldGen]) != o.Gen ||
-						num(e.prov[FieldOffset]) != sp.Off || num(e.prov[FieldEnd]) != sp.End {
+					if e.prov[checkpoint.FieldSource] != o.Key || num(e.prov[checkpoint.FieldGen]) != o.Gen ||
+						num(e.prov[checkpoint.FieldOffset]) != sp.Off || num(e.prov[checkpoint.FieldEnd]) != sp.End {
 						t.Fatalf("record %d entry %d: provenance %v, want %s gen %d [%d,%d)", i, j, e.prov, o.Key, o.Gen, sp.Off, sp.End)
 					}
 					if mode.expand {
-						if num(e.prov[FieldN]) != int64(j+1) || num(e.prov[FieldTotal]) != int64(len(want)) {
-							t.Fatalf("record %d entry %d: n/total %v/%v, want %d/%d", i, j, e.prov[FieldN], e.prov[FieldTotal], j+1, len(want))
+						if num(e.prov[checkpoint.FieldN]) != int64(j+1) || num(e.prov[checkpoint.FieldTotal]) != int64(len(want)) {
+							t.Fatalf("record %d entry %d: n/total %v/%v, want %d/%d", i, j, e.prov[checkpoint.FieldN], e.prov[checkpoint.FieldTotal], j+1, len(want))
 						}
 					} else if len(e.prov) != 4 {
 						t.Fatalf("raw entry has provenance %v, want 4 fields", e.prov)
@@ -238,10 +239,10 @@ func (s *recordingSink) Close() error { return nil }
 
 type recordingAcker struct {
 	mu   sync.Mutex
-	recs []fbout.Provenance
+	recs []checkpoint.Range
 }
 
-func (a *recordingAcker) Ack(ctx context.Context, recs []fbout.Provenance) error {
+func (a *recordingAcker) Ack(ctx context.Context, recs []checkpoint.Range) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.recs = append(a.recs, recs...)
@@ -279,14 +280,14 @@ func TestThroughOutputPipeline(t *testing.T) {
 			t.Fatalf("expand %v: %d rows, want %d", expand, len(sink.rows), blob.Tuples)
 		}
 		for _, r := range sink.rows {
-			if bytes.Contains(r, []byte(ProvenancePrefix)) {
+			if bytes.Contains(r, []byte(checkpoint.ProvenancePrefix)) {
 				t.Fatalf("expand %v: row keeps provenance: %s", expand, r)
 			}
 		}
 		got := map[[2]int64]bool{}
 		for _, pv := range acker.recs {
-			if pv.Source != blob.Name {
-				t.Fatalf("acked source %q", pv.Source)
+			if pv.Key != blob.Name {
+				t.Fatalf("acked source %q", pv.Key)
 			}
 			got[[2]int64{pv.Off, pv.End}] = true
 		}

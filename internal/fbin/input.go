@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +50,7 @@ type Input struct {
 
 	// Collect state (Fluent Bit's input thread).
 	buf    []byte
-	handed []Ack
+	handed []checkpoint.Range
 
 	stats inputCounters
 }
@@ -112,7 +111,7 @@ func (in *Input) handle(ctx context.Context, c blobsource.Chunk) (err error) {
 		if c.Start > 0 || int64(len(c.Data)) > int64(len(blobHeadJSON)) {
 			in.log.Warnf("%s: bytes [%d,%d) hold no complete record; skipped", c.Blob.Name, c.Start, c.End)
 		}
-		in.acker.add(Ack{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End})
+		in.acker.add(checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End})
 		in.stats.selfAcked.Add(1)
 		return nil
 	}
@@ -135,11 +134,11 @@ func (in *Input) handle(ctx context.Context, c blobsource.Chunk) (err error) {
 			in.log.Warnf("%s: record [%d,%d) skipped: %v", c.Blob.Name, sp.Off, sp.End, err)
 		}
 		if n == 0 {
-			in.acker.add(Ack{Key: c.Key, Gen: c.Gen, Off: sp.Off, End: sp.End})
+			in.acker.add(checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: sp.Off, End: sp.End})
 			in.stats.selfAcked.Add(1)
 			continue
 		}
-		b.acks = append(b.acks, Ack{Key: c.Key, Gen: c.Gen, Off: sp.Off, End: sp.End})
+		b.acks = append(b.acks, checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: sp.Off, End: sp.End})
 		b.entries += n
 		in.stats.entries.Add(int64(n))
 		if len(b.data) >= batchTarget {
@@ -254,7 +253,7 @@ type acker struct {
 	log   *Logger
 
 	mu      sync.Mutex
-	pending []Ack
+	pending []checkpoint.Range
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -268,7 +267,7 @@ func newAcker(store checkpoint.Store, log *Logger) *acker {
 	return &acker{store: store, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
-func (a *acker) add(acks ...Ack) {
+func (a *acker) add(acks ...checkpoint.Range) {
 	a.mu.Lock()
 	a.pending = append(a.pending, acks...)
 	a.mu.Unlock()
@@ -306,9 +305,9 @@ func (a *acker) flush(ctx context.Context) {
 		a.busy = false
 		a.mu.Unlock()
 	}()
-	for _, r := range Coalesce(acks) {
+	for _, r := range checkpoint.Coalesce(acks) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := checkpoint.Ack(actx, a.store, r.Key, r.Gen, r.Off, r.End)
+		err := checkpoint.Ack(actx, a.store, checkpoint.Range{Key: r.Key, Gen: r.Gen, Off: r.Off, End: r.End})
 		cancel()
 		if err != nil {
 			a.failed.Add(1)
@@ -333,29 +332,4 @@ func (a *acker) close(d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
-}
-
-// Coalesce sorts acknowledgments by blob, generation and offset, and merges
-// overlapping or adjacent ranges, so each blob costs one checkpoint write.
-// The input slice is reordered.
-func Coalesce(acks []Ack) []Ack {
-	sort.Slice(acks, func(i, j int) bool {
-		a, b := acks[i], acks[j]
-		if a.Key != b.Key {
-			return a.Key < b.Key
-		}
-		if a.Gen != b.Gen {
-			return a.Gen < b.Gen
-		}
-		return a.Off < b.Off
-	})
-	out := acks[:0]
-	for _, a := range acks {
-		if n := len(out); n > 0 && out[n-1].Key == a.Key && out[n-1].Gen == a.Gen && a.Off <= out[n-1].End {
-			out[n-1].End = max(out[n-1].End, a.End)
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }

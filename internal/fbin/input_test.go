@@ -131,7 +131,7 @@ func TestInputModes(t *testing.T) {
 			if tc.mode == AckOutput {
 				// Acknowledge as the output plugin would: every record's range.
 				for _, e := range ents {
-					if err := checkpoint.Ack(context.Background(), store, "k", num(e.prov[FieldGen]), num(e.prov[FieldOffset]), num(e.prov[FieldEnd])); err != nil {
+					if err := checkpoint.Ack(context.Background(), store, checkpoint.Range{Key: "k", Gen: num(e.prov[checkpoint.FieldGen]), Off: num(e.prov[checkpoint.FieldOffset]), End: num(e.prov[checkpoint.FieldEnd])}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -188,21 +188,6 @@ func TestInputQueueBound(t *testing.T) {
 	}
 }
 
-func TestCoalesce(t *testing.T) {
-	in := []Ack{
-		{"b", 1, 10, 20}, {"a", 1, 5, 9}, {"a", 1, 0, 5}, {"a", 2, 9, 12}, {"a", 1, 9, 12}, {"a", 1, 20, 30}, {"b", 1, 20, 25},
-	}
-	got := Coalesce(in)
-	want := []Ack{{"a", 1, 0, 12}, {"a", 1, 20, 30}, {"a", 2, 9, 12}, {"b", 1, 10, 25}}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("got %v, want %v", got, want)
-		}
-	}
-}
 
 // TestInputSelfAck: ranges with nothing to deliver (the head alone, a
 // record that is not JSON, in expand mode a record without tuples) are
@@ -238,7 +223,7 @@ func TestInputSelfAck(t *testing.T) {
 			defer in.Close(time.Second)
 			ents := collectAll(t, in, tc.entries)
 			for _, e := range ents {
-				if err := checkpoint.Ack(context.Background(), store, "k", 0, num(e.prov[FieldOffset]), num(e.prov[FieldEnd])); err != nil {
+				if err := checkpoint.Ack(context.Background(), store, checkpoint.Range{Key: "k", Gen: 0, Off: num(e.prov[checkpoint.FieldOffset]), End: num(e.prov[checkpoint.FieldEnd])}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -3,9 +3,9 @@ package fbin
 import (
 	"io"
 
-	"github.com/nsgflow/nsgflow/internal/redact"
 	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
+	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
 // Logger writes lines in Fluent Bit's format (see package fblog),

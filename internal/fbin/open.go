@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
-	"github.com/nsgflow/nsgflow/internal/redact"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
 // OpenSource builds the blob source and the checkpoint store the

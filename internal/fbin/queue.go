@@ -4,21 +4,16 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
 )
 
 var errQueueClosed = errors.New("blobinput: queue closed")
 
-// Ack is one acknowledgeable byte range [Off, End) of a blob generation.
-type Ack struct {
-	Key      string
-	Gen      int64
-	Off, End int64
-}
-
 // batch is the encoded entries of whole records, with their ranges.
 type batch struct {
 	data    []byte
-	acks    []Ack
+	acks    []checkpoint.Range
 	entries int
 }
 
@@ -72,7 +67,7 @@ func (q *queue) put(ctx context.Context, b *batch) error {
 
 // take appends whole batches to dst while the result stays within budget
 // (at least one batch when any is queued), and their acks to acks.
-func (q *queue) take(dst []byte, acks []Ack, budget int) ([]byte, []Ack, int) {
+func (q *queue) take(dst []byte, acks []checkpoint.Range, budget int) ([]byte, []checkpoint.Range, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	entries := 0

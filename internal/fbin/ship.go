@@ -17,8 +17,8 @@ import (
 
 // ShipperOptions configure a Shipper.
 type ShipperOptions struct {
-	Sink  loganalytics.Sink         // required
-	Store checkpoint.Store // required: where delivered ranges are acknowledged
+	Sink  loganalytics.Sink // required
+	Store checkpoint.Store  // required: where delivered ranges are acknowledged
 	Log   *Logger
 	// Schema and TimeField shape the events (default schema, its time column).
 	Schema    *flowparse.Schema
@@ -77,7 +77,7 @@ type Shipper struct {
 
 // shipItem is one range and its events in a pending buffer.
 type shipItem struct {
-	ack          Ack
+	ack          checkpoint.Range
 	first, count int
 }
 
@@ -178,9 +178,9 @@ func (s *Shipper) Handle(ctx context.Context, c blobsource.Chunk) (err error) {
 	// twice down to the records in flight.
 	cp.spans, _ = Split(cp.spans[:0], c.Data, c.Start)
 	cp.items = cp.items[:0]
-	var empty []Ack
+	var empty []checkpoint.Range
 	if len(cp.spans) == 0 {
-		empty = append(empty, Ack{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End})
+		empty = append(empty, checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End})
 	} else {
 		cp.spans[len(cp.spans)-1].End = c.End
 	}
@@ -190,7 +190,7 @@ func (s *Shipper) Handle(ctx context.Context, c blobsource.Chunk) (err error) {
 			s.st.badRecords.Add(1)
 			s.o.Log.Warnf("%s: record [%d,%d) is not flow-log JSON; skipped", c.Blob.Name, sp.Off, sp.End)
 		}
-		a := Ack{Key: c.Key, Gen: c.Gen, Off: sp.Off, End: sp.End}
+		a := checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: sp.Off, End: sp.End}
 		if n := cp.ev.Len() - first; n > 0 {
 			cp.items = append(cp.items, shipItem{ack: a, first: first, count: n})
 		} else {
@@ -301,7 +301,7 @@ func (s *Shipper) send(ev *loganalytics.Events, items []shipItem) {
 	var failedB []loganalytics.Batch // rejected, or abandoned at exit
 	acked := make([]bool, len(items))
 	next := 0 // items before next are settled
-	var acks []Ack
+	var acks []checkpoint.Range
 	// settle acknowledges items whose events all lie before upTo and none in
 	// pending or failedB.
 	settle := func(upTo int, pending []loganalytics.Batch) {

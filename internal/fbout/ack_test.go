@@ -19,17 +19,16 @@ func TestCheckpointAcker(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name          string
-		recs          []Provenance
+		recs          []checkpoint.Range
 		key           string
 		wantCommitted int64
-		wantPartial   int
 	}{
-		{"whole records in order", []Provenance{{Source: "b1", Off: 0, End: 12}, {Source: "b1", Off: 12, End: 100}}, "b1", 100, 0},
-		{"out of order then gap filled", []Provenance{{Source: "b2", Off: 50, End: 90}}, "b2", 0, 0},
-		{"gap filled", []Provenance{{Source: "b2", Off: 0, End: 50}}, "b2", 90, 0},
-		{"acked twice is harmless", []Provenance{{Source: "b1", Off: 0, End: 12}}, "b1", 100, 0},
-		{"other generation ignored", []Provenance{{Source: "b1", Gen: 5, Off: 100, End: 200}}, "b1", 100, 0},
-		{"no source ignored", []Provenance{{Off: 0, End: 10}}, "", 0, 0},
+		{"whole records in order", []checkpoint.Range{{Key: "b1", Off: 0, End: 12}, {Key: "b1", Off: 12, End: 100}}, "b1", 100},
+		{"out of order then gap filled", []checkpoint.Range{{Key: "b2", Off: 50, End: 90}}, "b2", 0},
+		{"gap filled", []checkpoint.Range{{Key: "b2", Off: 0, End: 50}}, "b2", 90},
+		{"acked twice is harmless", []checkpoint.Range{{Key: "b1", Off: 0, End: 12}}, "b1", 100},
+		{"other generation ignored", []checkpoint.Range{{Key: "b1", Gen: 5, Off: 100, End: 200}}, "b1", 100},
+		{"no source ignored", []checkpoint.Range{{Off: 0, End: 10}}, "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,8 +42,8 @@ func TestCheckpointAcker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Committed != tc.wantCommitted || len(c.Partial) != tc.wantPartial {
-				t.Fatalf("committed %d partial %d, want %d and %d", c.Committed, len(c.Partial), tc.wantCommitted, tc.wantPartial)
+			if c.Committed != tc.wantCommitted {
+				t.Fatalf("committed %d, want %d", c.Committed, tc.wantCommitted)
 			}
 		})
 	}
@@ -64,7 +63,7 @@ func TestFlushAcksProvenance(t *testing.T) {
 	}
 	// The flat event stands for its whole record: it is the only one of the
 	// record in the chunk (a filter may have dropped the other).
-	want := []Provenance{{Source: "k", Gen: 2, Off: 12, End: 40}, {Source: "k", Gen: 2, Off: 40, End: 90}}
+	want := []checkpoint.Range{{Key: "k", Gen: 2, Off: 12, End: 40}, {Key: "k", Gen: 2, Off: 40, End: 90}}
 	if len(acker.recs) != 2 || acker.recs[0] != want[0] || acker.recs[1] != want[1] {
 		t.Fatalf("acked %+v, want %+v", acker.recs, want)
 	}
@@ -96,7 +95,7 @@ func TestFlushAcksExpandedRecordWhole(t *testing.T) {
 	if got := p.Flush(chunk, "t"); got != OK {
 		t.Fatalf("retried Flush = %v, want OK", got)
 	}
-	want := Provenance{Source: "k", Gen: 1, Off: 12, End: 90}
+	want := checkpoint.Range{Key: "k", Gen: 1, Off: 12, End: 90}
 	if len(acker.recs) != 1 || acker.recs[0] != want {
 		t.Fatalf("acked %+v, want exactly %+v", acker.recs, want)
 	}

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsgflow/nsgflow/internal/fbconf"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
-	"github.com/nsgflow/nsgflow/internal/fbconf"
 )
 
 // ConfigGetter returns a configuration value by key, "" when unset. The

@@ -5,6 +5,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/emulator"
 )
 
@@ -81,7 +82,7 @@ func TestAgainstEmulator(t *testing.T) {
 			}
 			for _, r := range mine {
 				for k := range r {
-					if len(k) > 9 && k[:9] == ProvenancePrefix {
+					if len(k) > 9 && k[:9] == checkpoint.ProvenancePrefix {
 						t.Fatalf("row carries %s", k)
 					}
 				}

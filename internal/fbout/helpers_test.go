@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/fbpack"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
@@ -97,7 +98,7 @@ func newFakeSink(t testing.TB, maxBody int) *fakeSink {
 }
 
 func (f *fakeSink) Cut(ev *loganalytics.Events) []loganalytics.Batch { return f.cut.Cut(ev) }
-func (f *fakeSink) Close() error                   { return nil }
+func (f *fakeSink) Close() error                                     { return nil }
 
 func (f *fakeSink) Send(ctx context.Context, ev *loganalytics.Events, batches []loganalytics.Batch) loganalytics.Report {
 	f.mu.Lock()
@@ -142,10 +143,10 @@ func (f *fakeSink) Send(ctx context.Context, ev *loganalytics.Events, batches []
 // recordingAcker keeps every provenance acknowledged.
 type recordingAcker struct {
 	mu   sync.Mutex
-	recs []Provenance
+	recs []checkpoint.Range
 }
 
-func (a *recordingAcker) Ack(_ context.Context, recs []Provenance) error {
+func (a *recordingAcker) Ack(_ context.Context, recs []checkpoint.Range) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.recs = append(a.recs, recs...)
@@ -157,7 +158,7 @@ func (a *recordingAcker) sources() map[string]int {
 	defer a.mu.Unlock()
 	out := map[string]int{}
 	for _, r := range a.recs {
-		out[r.Source]++
+		out[r.Key]++
 	}
 	return out
 }

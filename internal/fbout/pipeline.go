@@ -9,9 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fbconf"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
-	"github.com/nsgflow/nsgflow/internal/fbconf"
 )
 
 // Result is a flush's outcome; the values are Fluent Bit's return codes.
@@ -35,35 +36,19 @@ func (r Result) String() string {
 	return fmt.Sprintf("Result(%d)", int(r))
 }
 
-// ProvenancePrefix starts the names of the fields the blob input plugin adds
-// to each record; they are stripped before shipping.
-const ProvenancePrefix = "_nsgflow_"
-
-// Provenance field names, as the blob input plugin (package blobinput)
-// writes them.
-const (
-	FieldSource = ProvenancePrefix + "src"   // blob identity: the checkpoint key
-	FieldGen    = ProvenancePrefix + "gen"   // cursor generation
-	FieldOffset = ProvenancePrefix + "off"   // first byte of the record's range
-	FieldEnd    = ProvenancePrefix + "end"   // byte after the range
-	FieldN      = ProvenancePrefix + "n"     // expand mode: 1-based event index in its record
-	FieldTotal  = ProvenancePrefix + "total" // expand mode: events of the record
-)
-
 // Provenance says where a record came from, as the blob input plugin wrote
-// it. N and Total are set (N >= 1) when the record is one flat event of a
-// record the input expanded: the range is complete once all Total are acked.
+// it (the checkpoint.Field* names). N and Total are set (N >= 1) when the
+// record is one flat event of a record the input expanded: the range is
+// complete once all Total are acked.
 type Provenance struct {
-	Source   string
-	Gen      int64
-	Off, End int64
+	checkpoint.Range
 	N, Total int64
 }
 
 // Acker is told which records' events were all accepted, so a checkpoint
 // store can advance. Ack must be safe for concurrent use.
 type Acker interface {
-	Ack(ctx context.Context, recs []Provenance) error
+	Ack(ctx context.Context, ranges []checkpoint.Range) error
 }
 
 // Options configure a Pipeline.
@@ -251,19 +236,19 @@ func (p *Pipeline) ack(w *worker, left, sentNow []loganalytics.Batch) {
 		blocked, fresh bool
 		at             int // index in out, or -1
 	}
-	var groups map[Provenance]*group
+	var groups map[checkpoint.Range]*group
 	for _, r := range w.prov {
 		blocked := overlaps(left, r.first, r.first+r.count)
 		fresh := sentNow == nil || overlaps(sentNow, r.first, r.first+r.count)
 		if r.p.N == 0 {
 			if !blocked && fresh {
-				out = append(out, r.p)
+				out = append(out, r.p.Range)
 			}
 			continue
 		}
-		whole := Provenance{Source: r.p.Source, Gen: r.p.Gen, Off: r.p.Off, End: r.p.End}
+		whole := r.p.Range
 		if groups == nil {
-			groups = map[Provenance]*group{}
+			groups = map[checkpoint.Range]*group{}
 		}
 		g := groups[whole]
 		if g == nil {

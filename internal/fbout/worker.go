@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync/atomic"
 
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
+
 	"github.com/nsgflow/nsgflow/internal/fbpack"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
@@ -26,7 +28,7 @@ type worker struct {
 
 	records int
 	prov    []recProv
-	ackBuf  []Provenance
+	ackBuf  []checkpoint.Range
 	lastRID []byte
 	ridStr  string
 }
@@ -125,22 +127,22 @@ func (w *worker) record(rec []byte) {
 			field, fieldSet = fbpack.Str(it.Value())
 		case string(k) == "EventId" || string(k) == "SrcIp" || string(k) == "SourceIp":
 			flat = true
-		case len(k) > len(ProvenancePrefix) && string(k[:len(ProvenancePrefix)]) == ProvenancePrefix:
+		case len(k) > len(checkpoint.ProvenancePrefix) && string(k[:len(checkpoint.ProvenancePrefix)]) == checkpoint.ProvenancePrefix:
 			hasProv = true
 			switch string(k) {
-			case FieldSource:
+			case checkpoint.FieldSource:
 				if s, ok := fbpack.Str(it.Value()); ok {
-					pv.Source = string(s)
+					pv.Key = string(s)
 				}
-			case FieldGen:
+			case checkpoint.FieldGen:
 				pv.Gen, _ = fbpack.Int(it.Value())
-			case FieldOffset:
+			case checkpoint.FieldOffset:
 				pv.Off, _ = fbpack.Int(it.Value())
-			case FieldEnd:
+			case checkpoint.FieldEnd:
 				pv.End, _ = fbpack.Int(it.Value())
-			case FieldN:
+			case checkpoint.FieldN:
 				pv.N, _ = fbpack.Int(it.Value())
-			case FieldTotal:
+			case checkpoint.FieldTotal:
 				pv.Total, _ = fbpack.Int(it.Value())
 			}
 		}
@@ -177,7 +179,7 @@ func (w *worker) record(rec []byte) {
 		if to != "" && to != p.o.Schema.TimeColumn {
 			from = p.o.Schema.TimeColumn
 		}
-		w.json, err = fbpack.AppendJSONRename(w.json[:0], rec, ProvenancePrefix, from, to)
+		w.json, err = fbpack.AppendJSONRename(w.json[:0], rec, checkpoint.ProvenancePrefix, from, to)
 		if err != nil {
 			p.skipped(kindBadRecord, err.Error())
 			return

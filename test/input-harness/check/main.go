@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nsgflow/nsgflow/internal/fbin"
 	"github.com/nsgflow/nsgflow/internal/blobsource"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fbin"
 	"github.com/nsgflow/nsgflow/internal/fbpack"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
@@ -160,7 +160,7 @@ func main() {
 		check(atHead == len(blobs), "ack mode: no checkpoint moved past the blob head without an output ack (%d of %d at the head)", atHead, len(blobs))
 		// Acknowledge as the nsgflow output does, record by record.
 		for _, e := range ents {
-			if err := checkpoint.Ack(ctx, store, e.src, e.gen, e.off, e.end); err != nil {
+			if err := checkpoint.Ack(ctx, store, checkpoint.Range{Key: e.src, Gen: e.gen, Off: e.off, End: e.end}); err != nil {
 				fatal(err)
 			}
 		}
@@ -227,22 +227,22 @@ func decode(data []byte) ([]entry, error) {
 		for it.Next() {
 			k, _ := it.KeyString()
 			switch string(k) {
-			case fbin.FieldSource:
+			case checkpoint.FieldSource:
 				s, _ := fbpack.Str(it.Value())
 				en.src = string(s)
-			case fbin.FieldGen:
+			case checkpoint.FieldGen:
 				en.gen, _ = fbpack.Int(it.Value())
-			case fbin.FieldOffset:
+			case checkpoint.FieldOffset:
 				en.off, _ = fbpack.Int(it.Value())
-			case fbin.FieldEnd:
+			case checkpoint.FieldEnd:
 				en.end, _ = fbpack.Int(it.Value())
-			case fbin.FieldN:
+			case checkpoint.FieldN:
 				en.n, _ = fbpack.Int(it.Value())
-			case fbin.FieldTotal:
+			case checkpoint.FieldTotal:
 				en.total, _ = fbpack.Int(it.Value())
 			}
 		}
-		if en.json, err = fbpack.AppendJSONOmit(nil, e.Record, fbin.ProvenancePrefix); err != nil {
+		if en.json, err = fbpack.AppendJSONOmit(nil, e.Record, checkpoint.ProvenancePrefix); err != nil {
 			return out, err
 		}
 		out = append(out, en)
