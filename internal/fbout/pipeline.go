@@ -384,10 +384,3 @@ func (p *Pipeline) skipped(kind int, detail string) {
 		}
 	}
 }
-
-// inflightCount is the number of flushes running (tests).
-func (p *Pipeline) inflightCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.inflight
-}

@@ -71,18 +71,3 @@ func (it *MapIter) Value() []byte { return it.val }
 
 // Err is the error that stopped the iteration, if any.
 func (it *MapIter) Err() error { return it.err }
-
-// Lookup returns the value of the first member of map m whose key is the
-// string key (str or bin). found is false when there is no such member.
-func Lookup(m []byte, key string) (val []byte, found bool, err error) {
-	it, err := NewMapIter(m)
-	if err != nil {
-		return nil, false, err
-	}
-	for it.Next() {
-		if k, ok := it.KeyString(); ok && string(k) == key {
-			return it.Value(), true, nil
-		}
-	}
-	return nil, false, it.Err()
-}

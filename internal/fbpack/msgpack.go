@@ -232,18 +232,6 @@ func skip(b []byte, i, depth int) (int, error) {
 	return h.end, nil
 }
 
-// Skip returns the offset just after the value that starts at b[i].
-func Skip(b []byte, i int) (int, error) { return skip(b, i, 0) }
-
-// Value returns the span of the first value in b.
-func Value(b []byte) ([]byte, error) {
-	end, err := skip(b, 0, 0)
-	if err != nil {
-		return nil, err
-	}
-	return b[:end], nil
-}
-
 // TypeOf returns the type of the value v starts with (TypeInvalid when v is
 // empty or starts with an unused byte).
 func TypeOf(v []byte) Type {

@@ -35,6 +35,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/fbpack"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
@@ -213,7 +214,7 @@ func genGroup(w *chunkWriter, samples, timeField string) error {
 			ev := countEvents(raw)
 			var prov map[string]any
 			if j%2 == 1 {
-				prov = map[string]any{"_nsgflow_src": s, "_nsgflow_off": j * 1000, "_nsgflow_end": j*1000 + len(raw)}
+				prov = map[string]any{checkpoint.FieldSource: s, checkpoint.FieldOffset: j * 1000, checkpoint.FieldEnd: j*1000 + len(raw)}
 			}
 			if (i+j)%2 == 0 {
 				// A raw record decoded into a map (e.g. a parser upstream).
@@ -271,7 +272,7 @@ func genGroup(w *chunkWriter, samples, timeField string) error {
 		if err := d.Decode(&m); err != nil {
 			return err
 		}
-		m["_nsgflow_src"] = flatSample
+		m[checkpoint.FieldSource] = flatSample
 		w.add(mustMap(m), 1)
 	}
 	return w.endChunk()
@@ -480,7 +481,7 @@ func countIDs(path, table string) (idCount, error) {
 		}
 		c.rows++
 		for k := range m {
-			if strings.HasPrefix(k, "_nsgflow_") {
+			if strings.HasPrefix(k, checkpoint.ProvenancePrefix) {
 				c.prov++
 				break
 			}
