@@ -23,13 +23,11 @@ const MonitoringMetricsPublisherRoleID = "3913510d-42f4-4e42-8a64-420c390055eb"
 const templateSchema = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 
 // DefaultTable returns the table name (without _CL) a schema's template
-// uses unless told otherwise. The seed layout gets its own name so that the
-// template never collides with a classic table the Data Collector API made.
+// uses unless told otherwise: the layout's own (flowparse.Schema.Table), so
+// that the seed template never collides with a classic table the Data
+// Collector API made and no two layouts share a table.
 func DefaultTable(s *flowparse.Schema) string {
-	if s == flowparse.SeedSchema {
-		return "NsgFlowSeed"
-	}
-	return "NsgFlow"
+	return s.Table
 }
 
 // Options chooses what the template is rendered for.

@@ -101,17 +101,24 @@ func StreamForSchema(name string, schema *flowparse.Schema) Stream {
 	return st
 }
 
-// DefaultDCRs is one DCR (DefaultDCRImmutableID) with two streams:
-// DefaultStream (flowparse.DefaultSchema, table NsgFlow_CL) and SeedStream
-// (flowparse.SeedSchema, table NsgFlowSeed_CL).
+// DefaultDCRs is one DCR (DefaultDCRImmutableID) with a stream per
+// flowparse layout, among them DefaultStream (flowparse.DefaultSchema,
+// table NsgFlow_CL) and SeedStream (flowparse.SeedSchema, NsgFlowSeed_CL).
 func DefaultDCRs() []DCR {
 	return []DCR{{
 		ImmutableID: DefaultDCRImmutableID,
-		Streams: []Stream{
-			StreamForSchema(DefaultStream, flowparse.DefaultSchema),
-			StreamForSchema(SeedStream, flowparse.SeedSchema),
-		},
+		Streams:     layoutStreams(),
 	}}
+}
+
+// layoutStreams declares one stream per flowparse layout, named after the
+// layout's table: Custom-<Schema.Table>, landing in <Schema.Table>_CL.
+func layoutStreams() []Stream {
+	var out []Stream
+	for _, s := range flowparse.Schemas {
+		out = append(out, StreamForSchema("Custom-"+s.Table, s))
+	}
+	return out
 }
 
 // FaultKind names one injected misbehaviour.

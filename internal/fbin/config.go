@@ -214,7 +214,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 
 	c.AckMode = p.Choice("ack_mode", DefaultAckMode, AckOutput, AckHandover)
 	c.Expand = p.Bool("expand", false)
-	schemaName := p.Choice("schema", "default", "default", "seed")
+	schemaName := p.Choice("schema", flowparse.DefaultSchema.Name, flowparse.SchemaNames()...)
 	c.Schema, _ = flowparse.SchemaByName(schemaName)
 	if c.Schema == nil {
 		c.Schema = flowparse.DefaultSchema

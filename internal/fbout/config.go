@@ -108,7 +108,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 	p := &fbconf.Parser{Getter: g, Env: "Fluent Bit's environment"}
 	var c Config
 	c.Destination = p.Choice("destination", DestLogsIngestion, DestLogsIngestion, DestDataCollector)
-	schemaName := p.Choice("schema", "default", "default", "seed")
+	schemaName := p.Choice("schema", flowparse.DefaultSchema.Name, flowparse.SchemaNames()...)
 	c.Schema, _ = flowparse.SchemaByName(schemaName)
 	if c.Schema == nil {
 		c.Schema = flowparse.DefaultSchema

@@ -1,9 +1,6 @@
 package flowparse
 
-import (
-	"strconv"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // Encoder appends events as flat JSON objects in a schema's layout. It writes
 // with appends into the caller's buffer: no reflection, no allocation once the
@@ -36,11 +33,7 @@ func (e *Encoder) groupFragment(ev *Event) []byte {
 	if ev.groupSeq != 0 && ev.groupSeq == e.fragSeq && ev.Version == e.fragVer && len(e.frag) > 0 {
 		return e.frag
 	}
-	if e.Schema != nil && e.Schema.id == schemaSeed {
-		e.frag = seedGroup(e.frag[:0], ev)
-	} else {
-		e.frag = defaultGroup(e.frag[:0], ev)
-	}
+	e.frag = e.Schema.group(e.frag[:0], ev)
 	e.fragSeq, e.fragVer = ev.groupSeq, ev.Version
 	return e.frag
 }
@@ -73,128 +66,10 @@ func (e *Encoder) timeColumnKey() []byte {
 
 // Append appends ev as one JSON object.
 func (e *Encoder) Append(dst []byte, ev *Event) []byte {
-	if e.Schema != nil && e.Schema.id == schemaSeed {
-		return e.appendSeed(dst, ev)
+	if e.Schema == nil {
+		e.Schema = DefaultSchema
 	}
-	return e.appendDefault(dst, ev)
-}
-
-func defaultGroup(b []byte, ev *Event) []byte {
-	if len(ev.RecordTime) > 0 {
-		b = appendField(b, `,"RecordTime":`, ev.RecordTime)
-	}
-	b = append(b, `,"FlowLogVersion":`...)
-	b = strconv.AppendInt(b, int64(ev.Version), 10)
-	b = appendField(b, `,"Category":`, ev.Category)
-	b = appendField(b, `,"FlowLogResourceId":`, ev.FlowLogResource)
-	b = appendField(b, `,"TargetResourceId":`, ev.TargetResource)
-	b = appendField(b, `,"SubscriptionId":`, ev.SubscriptionID)
-	b = appendField(b, `,"ResourceGroup":`, ev.ResourceGroup)
-	if ev.Kind == KindVNet {
-		b = appendField(b, `,"FlowLogName":`, ev.Name)
-		b = appendField(b, `,"AclId":`, ev.AclID)
-	} else {
-		b = appendField(b, `,"NsgName":`, ev.Name)
-	}
-	b = appendField(b, `,"Rule":`, ev.Rule)
-	b = append(b, `,"MacAddress":"`...)
-	b = appendMAC(b, ev.MAC)
-	return append(b, '"')
-}
-
-func (e *Encoder) appendDefault(b []byte, ev *Event) []byte {
-	b = append(b, '{')
-	b = append(b, e.timeColumnKey()...)
-	b = e.appendTime(b, ev.TimeMillis, true)
-	b = append(b, '"')
-	b = append(b, e.groupFragment(ev)...)
-	b = appendField(b, `,"SrcIp":`, ev.SrcIP)
-	b = appendField(b, `,"DestIp":`, ev.DestIP)
-	if len(ev.SrcPort) > 0 {
-		b = append(b, `,"SrcPort":`...)
-		b = appendDigits(b, ev.SrcPort) // validated digits
-	}
-	if len(ev.DestPort) > 0 {
-		b = append(b, `,"DestPort":`...)
-		b = appendDigits(b, ev.DestPort)
-	}
-	pn := ev.ProtocolNumber()
-	switch pn {
-	case 6:
-		b = append(b, `,"Protocol":"TCP"`...)
-	case 17:
-		b = append(b, `,"Protocol":"UDP"`...)
-	case 1:
-		b = append(b, `,"Protocol":"ICMP"`...)
-	default:
-		b = appendField(b, `,"Protocol":`, ev.Protocol)
-	}
-	if pn >= 0 {
-		b = append(b, `,"ProtocolNumber":`...)
-		b = strconv.AppendInt(b, int64(pn), 10)
-	}
-	b = appendMapped(b, `,"FlowDirection":`, ev.Direction, directionName)
-	b = append(b, `,"FlowStatus":`...)
-	if ev.Kind == KindVNet {
-		if ev.Denied() {
-			b = append(b, `"Denied"`...)
-		} else {
-			b = append(b, `"Allowed"`...)
-		}
-	} else {
-		b = appendMappedValue(b, ev.Decision, decisionName)
-	}
-	if len(ev.State) > 0 {
-		b = appendMapped(b, `,"FlowState":`, ev.State, stateName)
-	}
-	if ev.Kind == KindVNet {
-		b = appendField(b, `,"Encryption":`, ev.Encryption)
-	}
-	if ev.HasCounters {
-		b = append(b, `,"PacketsSrcToDest":`...)
-		b = strconv.AppendInt(b, ev.PacketsSrcToDest, 10)
-		b = append(b, `,"BytesSrcToDest":`...)
-		b = strconv.AppendInt(b, ev.BytesSrcToDest, 10)
-		b = append(b, `,"PacketsDestToSrc":`...)
-		b = strconv.AppendInt(b, ev.PacketsDestToSrc, 10)
-		b = append(b, `,"BytesDestToSrc":`...)
-		b = strconv.AppendInt(b, ev.BytesDestToSrc, 10)
-	}
-	b = append(b, `,"EventId":"`...)
-	b = appendHex64(b, ev.EventID())
-	return append(b, '"', '}')
-}
-
-func seedGroup(b []byte, ev *Event) []byte {
-	b = appendField(b, `{"SubscriptionId":`, ev.SubscriptionID)
-	b = appendField(b, `,"ResourceGroup":`, ev.ResourceGroup)
-	b = appendField(b, `,"NSG":`, ev.Name)
-	b = appendField(b, `,"Rule":`, ev.Rule)
-	return appendField(b, `,"MAC":`, ev.MAC)
-}
-
-func (e *Encoder) appendSeed(b []byte, ev *Event) []byte {
-	b = append(b, e.groupFragment(ev)...)
-	b = append(b, ',')
-	b = append(b, e.timeColumnKey()...)
-	b = e.appendTime(b, ev.TimeMillis, ev.TimeMillis%1000 != 0)
-	b = append(b, '"')
-	b = appendField(b, `,"SourceIp":`, ev.SrcIP)
-	b = appendField(b, `,"DestinationIp":`, ev.DestIP)
-	b = appendField(b, `,"SourcePort":`, ev.SrcPort)
-	b = appendField(b, `,"DestinationPort":`, ev.DestPort)
-	b = appendField(b, `,"TcpOrUdp":`, ev.Protocol)
-	b = appendField(b, `,"InOrOut":`, ev.Direction)
-	if ev.Kind == KindVNet {
-		if ev.Denied() {
-			b = append(b, `,"AllowOrDeny":"D"`...)
-		} else {
-			b = append(b, `,"AllowOrDeny":"A"`...)
-		}
-	} else {
-		b = appendField(b, `,"AllowOrDeny":`, ev.Decision)
-	}
-	return append(b, '}')
+	return e.Schema.row(e, dst, ev)
 }
 
 // appendTime writes ms as 2006-01-02T15:04:05[.000]Z. The formatted second

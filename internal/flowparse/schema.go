@@ -1,6 +1,9 @@
 package flowparse
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Log Analytics column types used by the schemas.
 const (
@@ -21,84 +24,52 @@ type Column struct {
 // Schema names a row layout.
 type Schema struct {
 	Name string
+	// Title heads the layout's column table in docs/schema.md.
+	Title string
 	// TimeColumn holds the event time (the DCR's TimeGenerated source, the
 	// Data Collector API's time-generated-field).
 	TimeColumn string
 	Columns    []Column
-	id         schemaID
+	// Table is the custom table (without _CL) the templates and the
+	// emulator use for this layout unless told otherwise.
+	Table string
+
+	// row appends one event as a JSON object; group, when set, returns the
+	// JSON of the columns constant within a (record, rule, MAC) group,
+	// which the Encoder caches (see Encoder.groupFragment).
+	row   func(e *Encoder, dst []byte, ev *Event) []byte
+	group func(dst []byte, ev *Event) []byte
 }
 
-type schemaID uint8
+// Schemas lists the known layouts in registration order. A layout lives in
+// its own file (layout_<name>.go) that declares its Schema with register.
+var Schemas []*Schema
 
-const (
-	schemaDefault schemaID = iota
-	schemaSeed
-)
-
-// DefaultSchema is one row per tuple with typed, descriptive columns.
-var DefaultSchema = &Schema{
-	Name:       "default",
-	TimeColumn: "TimeGenerated",
-	id:         schemaDefault,
-	Columns: []Column{
-		{"TimeGenerated", TypeDateTime, "Tuple time (field 0), UTC, millisecond precision."},
-		{"RecordTime", TypeDateTime, "The record's `time`: when Azure wrote the record (up to about a minute after the tuple)."},
-		{"FlowLogVersion", TypeInt, "1 or 2 for NSG flow logs, 4 for VNet flow logs."},
-		{"Category", TypeString, "`NetworkSecurityGroupFlowEvent` or `FlowLogFlowEvent`."},
-		{"FlowLogResourceId", TypeString, "NSG: the NSG resource ID. VNet: the flow-log resource ID."},
-		{"TargetResourceId", TypeString, "NSG: the NSG resource ID. VNet: the VNet, subnet or NIC the flow log watches."},
-		{"SubscriptionId", TypeString, "From the NSG ID (NSG) or the target resource ID (VNet; the flow-log ID when there is no target)."},
-		{"ResourceGroup", TypeString, "Resource group, from the same ID as SubscriptionId."},
-		{"NsgName", TypeString, "NSG flow logs only: the NSG's name."},
-		{"FlowLogName", TypeString, "VNet flow logs only: the flow log's name."},
-		{"AclId", TypeString, "VNet flow logs only: the `aclID` of the flow (a GUID, `unspecified`, or an NSG path)."},
-		{"Rule", TypeString, "The rule that matched."},
-		{"MacAddress", TypeString, "MAC of the NIC, upper-case hex without separators."},
-		{"SrcIp", TypeString, "Source IP (IPv4 or IPv6)."},
-		{"DestIp", TypeString, "Destination IP."},
-		{"SrcPort", TypeInt, "Source port; absent when the tuple has none."},
-		{"DestPort", TypeInt, "Destination port; absent when the tuple has none."},
-		{"Protocol", TypeString, "`TCP`, `UDP`, `ICMP`, or the IANA number as text."},
-		{"ProtocolNumber", TypeInt, "IANA protocol number; absent when unknown."},
-		{"FlowDirection", TypeString, "`Inbound` or `Outbound` (the raw value when unknown)."},
-		{"FlowStatus", TypeString, "`Allowed` or `Denied` (NSG decision; VNet state D means denied). Unknown decisions are kept raw."},
-		{"FlowState", TypeString, "`Begin`, `Continuing`, `End` or `Deny` (raw when unknown); absent for version 1."},
-		{"Encryption", TypeString, "VNet flow logs only: `X`, `NX`, `NX_HW_NOT_SUPPORTED`, ..."},
-		{"PacketsSrcToDest", TypeLong, "Packets source to destination (a delta for C/E tuples); absent when the tuple has none."},
-		{"BytesSrcToDest", TypeLong, "Bytes source to destination; absent when the tuple has none."},
-		{"PacketsDestToSrc", TypeLong, "Packets destination to source; absent when the tuple has none."},
-		{"BytesDestToSrc", TypeLong, "Bytes destination to source; absent when the tuple has none."},
-		{"EventId", TypeString, "16 hex digits: a deterministic 64-bit hash of flow-log resource, MAC, rule and raw tuple, for de-duplication in KQL."},
-	},
+// register adds a layout to Schemas; it panics (at init) on a duplicate name
+// or a layout without a row encoder, which are programming errors.
+func register(s *Schema) *Schema {
+	if s.row == nil || s.Name == "" || s.TimeColumn == "" || s.Table == "" {
+		panic("flowparse: layout " + s.Name + " is incomplete")
+	}
+	for _, o := range Schemas {
+		if o.Name == s.Name {
+			panic("flowparse: layout " + s.Name + " registered twice")
+		}
+	}
+	Schemas = append(Schemas, s)
+	return s
 }
 
-// SeedSchema reproduces the columns of the 2017 PowerShell script: every value
-// a string, as the script sent it.
-var SeedSchema = &Schema{
-	Name:       "seed",
-	TimeColumn: "DateTime",
-	id:         schemaSeed,
-	Columns: []Column{
-		{"SubscriptionId", TypeString, "Third segment of the resource ID, as written (upper case)."},
-		{"ResourceGroup", TypeString, "Fifth segment of the resource ID."},
-		{"NSG", TypeString, "NSG name (VNet flow logs: the flow-log name)."},
-		{"Rule", TypeString, "Rule name."},
-		{"MAC", TypeString, "MAC address as written in the record."},
-		{"DateTime", TypeString, "Tuple time in ISO 8601 UTC (`2017-02-16T22:00:21Z`; VNet adds milliseconds when not zero)."},
-		{"SourceIp", TypeString, "Tuple field 1."},
-		{"DestinationIp", TypeString, "Tuple field 2."},
-		{"SourcePort", TypeString, "Tuple field 3."},
-		{"DestinationPort", TypeString, "Tuple field 4."},
-		{"TcpOrUdp", TypeString, "Tuple field 5: `T`/`U` (VNet: the protocol number)."},
-		{"InOrOut", TypeString, "Tuple field 6: `I`/`O`."},
-		{"AllowOrDeny", TypeString, "Tuple field 7: `A`/`D` (VNet: `D` for state D, else `A`)."},
-	},
+// SchemaNames returns the layout names, for flag help and config choices.
+func SchemaNames() []string {
+	names := make([]string, len(Schemas))
+	for i, s := range Schemas {
+		names[i] = s.Name
+	}
+	return names
 }
 
-// Schemas lists the known schemas.
-var Schemas = []*Schema{DefaultSchema, SeedSchema}
-
-// SchemaByName returns the schema called name ("default" or "seed").
+// SchemaByName returns the layout called name; "" means DefaultSchema.
 func SchemaByName(name string) (*Schema, error) {
 	if name == "" {
 		return DefaultSchema, nil
@@ -108,7 +79,18 @@ func SchemaByName(name string) (*Schema, error) {
 			return s, nil
 		}
 	}
-	return nil, fmt.Errorf("unknown schema %q (want \"default\" or \"seed\")", name)
+	return nil, fmt.Errorf("unknown schema %q (want one of %s)", name, quotedList(SchemaNames()))
+}
+
+func quotedList(names []string) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += strconv.Quote(n)
+	}
+	return out
 }
 
 // Column returns the column called name, or false.

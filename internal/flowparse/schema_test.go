@@ -179,7 +179,7 @@ func TestSchemaDoc(t *testing.T) {
 
 func renderSchema(t *testing.T, b *strings.Builder, s *flowparse.Schema) {
 	formats := emittedBy(t, s, "")
-	title := map[string]string{"default": "Default schema", "seed": "Seed schema"}[s.Name]
+	title := s.Title
 	if title == "" {
 		title = "Schema " + s.Name
 	}
