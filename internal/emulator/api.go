@@ -169,7 +169,11 @@ func (s *Server) logsIngestion(r *http.Request, reqID string, out *bytes.Buffer)
 	if !ok || tok == "" {
 		return "", n, &apiError{401, "AuthenticationFailed", "Authentication failed. The Authorization header is missing or is not a bearer token."}
 	}
-	if s.cfg.BearerToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.BearerToken)) != 1 {
+	if s.cfg.Entra != nil {
+		if aerr := s.cfg.Entra.checkJWT(tok, dcrID, s.cfg.Now()); aerr != nil {
+			return "", n, aerr
+		}
+	} else if s.cfg.BearerToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.BearerToken)) != 1 {
 		return "", n, &apiError{403, "OperationFailed", "The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '" + truncate(dcrID, 80) + "'."}
 	}
 	streams, ok := s.dcrs[dcrID]

@@ -40,6 +40,10 @@ type Config struct {
 	// BearerToken is the only token the Logs Ingestion API accepts. Empty
 	// means every Logs Ingestion request is refused with 403.
 	BearerToken string
+	// Entra, when set, checks Logs Ingestion bearer tokens as Azure does
+	// (signature, issuer, audience, lifetime, role) and BearerToken is
+	// ignored.
+	Entra *EntraAuth
 	// OutFile receives one NDJSON line per accepted row (see the package doc).
 	// Empty keeps the lines in memory; Rows reads them back either way.
 	OutFile string

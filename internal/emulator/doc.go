@@ -24,7 +24,9 @@
 //
 //   - POST /dataCollectionRules/{dcr-immutable-id}/streams/{stream}?api-version=2023-01-01
 //     (Logs Ingestion): "Authorization: Bearer <Config.BearerToken>"
-//     (missing: 401, wrong: 403), unknown DCR: 404, undeclared stream: 400
+//     (missing: 401, wrong: 403), or with Config.Entra a real Entra ID JWT
+//     (signature, issuer, audience of the cloud, lifetime: 401 with Azure's
+//     codes; a client without the role: 403), unknown DCR: 404, undeclared stream: 400
 //     InvalidStream, Content-Type application/json (else 415), optional
 //     Content-Encoding gzip, at most 1,048,576 bytes both as sent and inflated
 //     (else 413 ContentLengthLimitExceeded), a JSON array of objects (else 400

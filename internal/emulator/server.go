@@ -550,6 +550,9 @@ func (s *Server) refuse(w http.ResponseWriter, api string, e *apiError) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if e.status == http.StatusUnauthorized && api != APIDataCollector {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
 	w.WriteHeader(e.status)
 	_, _ = w.Write(body)
 }
