@@ -11,6 +11,13 @@
 //   - an already flat event (EventId, SrcIp or SourceIp keys): shipped as is;
 //   - anything else: counted and skipped, with one log line per kind.
 //
+// A flush streams: the events are appended to a loganalytics.Stream as they
+// are decoded, which cuts them into bodies of at most max_body_bytes and
+// sends each (compressed) while the next is encoded, with at most
+// concurrency bodies alive per flush. The batches are exactly those a cut of
+// the whole chunk would give, so the retry memory below does not depend on
+// timing.
+//
 // Fields named _nsgflow_* (provenance from the blob input plugin) are stripped
 // and, once every event of their record was accepted, handed to an Acker.
 //

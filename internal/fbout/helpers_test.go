@@ -71,7 +71,9 @@ func asMap(t testing.TB, raw []byte) map[string]any {
 }
 
 // fakeSink cuts with a real oms sink (so batches and keys are the real ones)
-// and answers Send from a script.
+// and answers Send from a script. The flush streams its events in bodies, so
+// Send is called once per body with that body's events: batches reach the
+// script with First in flush-wide event indices (Events.Base added).
 type fakeSink struct {
 	cut loganalytics.Sink
 
@@ -79,8 +81,9 @@ type fakeSink struct {
 	calls int
 	sent  map[uint64]int // batch key → times sent
 	rows  [][]byte       // events of accepted batches
-	// answer decides a batch's fate on call n (1-based): "ok", "fail", "reject".
-	answer   func(call int, b loganalytics.Batch) string
+	// answer decides a batch's fate on its n-th sending (1-based): "ok",
+	// "fail", "reject".
+	answer   func(n int, b loganalytics.Batch) string
 	deadline time.Time
 	block    bool // wait for ctx to end, then fail everything
 }
@@ -98,12 +101,12 @@ func newFakeSink(t testing.TB, maxBody int) *fakeSink {
 }
 
 func (f *fakeSink) Cut(ev *loganalytics.Events) []loganalytics.Batch { return f.cut.Cut(ev) }
+func (f *fakeSink) Limits() (int, int)                               { return f.cut.(loganalytics.Limits).Limits() }
 func (f *fakeSink) Close() error                                     { return nil }
 
 func (f *fakeSink) Send(ctx context.Context, ev *loganalytics.Events, batches []loganalytics.Batch) loganalytics.Report {
 	f.mu.Lock()
 	f.calls++
-	call := f.calls
 	f.deadline, _ = ctx.Deadline()
 	block := f.block
 	f.mu.Unlock()
@@ -118,7 +121,9 @@ func (f *fakeSink) Send(ctx context.Context, ev *loganalytics.Events, batches []
 	for i, b := range batches {
 		f.sent[b.Key]++
 		rep.Requests++
-		switch f.answer(call, b) {
+		global := b
+		global.First += ev.Base
+		switch f.answer(f.sent[b.Key], global) {
 		case "ok":
 			rep.Accepted[i] = true
 			rep.Remember = append(rep.Remember, b.Key)

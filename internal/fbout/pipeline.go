@@ -131,52 +131,52 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	p.stats.flushes.Add(1)
 	w := p.pool.Get().(*worker)
 	defer p.pool.Put(w)
-	w.reset()
+	// The chunk's memory from earlier attempts, then decode and send at once:
+	// the stream cuts the events into bodies as they are encoded and sends
+	// each while the next is encoded, so a flush holds at most concurrency
+	// bodies whatever the chunk's size.
+	key := chunkKey(chunk, tag)
+	seen := p.mem.seen(key)
+	var seenFn func(uint64) bool
+	if len(seen) > 0 {
+		seenFn = func(k uint64) bool { _, ok := seen[k]; return ok }
+	}
+	ctx, cancel := context.WithTimeout(p.root, p.o.FlushDeadline)
+	w.reset(ctx, seenFn)
 	decodeErr := w.decode(chunk)
+	rep := w.st.Close()
+	cancel()
 	if decodeErr != nil {
 		p.stats.badChunks.Add(1)
 		p.o.Log.Errorf("tag %q: chunk of %d bytes is not valid msgpack after %d records: %v; the rest of the chunk is dropped", fbconf.Clip(tag), len(chunk), w.records, decodeErr)
 	}
 	p.stats.records.Add(int64(w.records))
-	if w.ev.Len() == 0 {
+	p.stats.peakBodies(rep.PeakBodies)
+	events := w.st.Len()
+	if events == 0 {
 		p.ack(w, nil, nil)
 		if decodeErr != nil {
 			return p.result(Error)
 		}
 		return p.result(OK)
 	}
-	batches := p.o.Sink.Cut(&w.ev)
-	key := chunkKey(chunk, tag)
-	seen := p.mem.seen(key)
-	todo := batches
-	if len(seen) > 0 {
-		todo = loganalytics.Remaining(&w.ev, batches, func(k uint64) bool { _, ok := seen[k]; return ok })
-		p.o.Log.Infof("tag %q: retried chunk of %d batches: parts accepted earlier are skipped, %d pieces left to send", fbconf.Clip(tag), len(batches), len(todo))
+	if seen != nil {
+		p.o.Log.Infof("tag %q: retried chunk of %d batches: parts accepted earlier were skipped, %d pieces sent now", fbconf.Clip(tag), rep.Batches, len(rep.Sent))
 	}
-	ctx, cancel := context.WithTimeout(p.root, p.o.FlushDeadline)
-	rep := p.o.Sink.Send(ctx, &w.ev, todo)
-	cancel()
 	p.stats.requests.Add(int64(rep.Requests))
 	p.stats.eventsAccepted.Add(int64(rep.EventsAccepted))
 	if rep.OK() {
 		p.mem.forget(key)
-		p.ack(w, nil, retried(seen, todo))
-		p.o.Log.Debugf("tag %q: %d records, %d events in %d batches (%d sent now, %d requests): all accepted", fbconf.Clip(tag), w.records, w.ev.Len(), len(batches), len(todo), rep.Requests)
+		p.ack(w, nil, retried(seen, rep.Sent))
+		p.o.Log.Debugf("tag %q: %d records, %d events in %d batches (%d sent now, %d requests): all accepted", fbconf.Clip(tag), w.records, events, rep.Batches, len(rep.Sent), rep.Requests)
 		if decodeErr != nil {
 			return p.result(Error)
 		}
 		return p.result(OK)
 	}
-	// Remember what was accepted, and find what was not.
-	retry := retried(seen, todo)
-	if seen == nil {
-		seen = make(map[uint64]struct{}, len(rep.Remember))
-	}
-	for _, k := range rep.Remember {
-		seen[k] = struct{}{}
-	}
-	left := loganalytics.Remaining(&w.ev, batches, func(k uint64) bool { _, ok := seen[k]; return ok })
-	p.ack(w, left, retry)
+	// Remember what was accepted; rep.Left is what was not.
+	left := rep.Left
+	p.ack(w, left, retried(seen, rep.Sent))
 	if rep.Permanent {
 		p.mem.forget(key)
 		p.stats.eventsRejected.Add(int64(rep.EventsRejected))
@@ -188,7 +188,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	for _, b := range left {
 		n += b.Count
 	}
-	p.o.Log.Warnf("tag %q: %d of %d events not accepted yet (%d batches), returning RETRY: %v", fbconf.Clip(tag), n, w.ev.Len(), len(left), rep.Err)
+	p.o.Log.Warnf("tag %q: %d of %d events not accepted yet (%d batches), returning RETRY: %v", fbconf.Clip(tag), n, events, len(left), rep.Err)
 	return p.result(Retry)
 }
 

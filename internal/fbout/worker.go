@@ -2,6 +2,7 @@ package fbout
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,8 +22,8 @@ type worker struct {
 	reader fbpack.Reader
 	parser flowparse.Parser
 	enc    *flowparse.Encoder
-	ev     loganalytics.Events
-	json   []byte // transcoded record
+	st     *loganalytics.Stream // the flush's events, cut and sent as they come
+	json   []byte               // transcoded record
 	cur    *flowparse.Event
 	encode func([]byte) []byte
 
@@ -52,32 +53,34 @@ func (p *Pipeline) newWorker() any {
 	return w
 }
 
-func (w *worker) reset() {
-	w.ev.Reset()
+func (w *worker) reset(ctx context.Context, seen func(uint64) bool) {
+	if w.st == nil {
+		w.st = loganalytics.NewStream(ctx, w.p.o.Sink, seen)
+	} else {
+		w.st.Reset(ctx, w.p.o.Sink, seen)
+	}
 	w.records = 0
 	w.prov = w.prov[:0]
 	w.parser.Reset()
 	if cap(w.json) > 4<<20 {
 		w.json = nil // do not pin one huge record's buffer
 	}
-	if cap(w.ev.Buf) > 64<<20 {
-		w.ev = loganalytics.Events{}
-	}
 }
 
 func (w *worker) onEvent(e *flowparse.Event) {
 	w.cur = e
-	w.ev.AppendWith(w.encode)
+	w.st.AppendWith(w.encode)
 	if w.p.o.AzureResourceID {
 		if !bytes.Equal(e.FlowLogResource, w.lastRID) || w.ridStr == "" {
 			w.lastRID = append(w.lastRID[:0], e.FlowLogResource...)
 			w.ridStr = string(e.FlowLogResource)
 		}
-		w.ev.SetResourceID(w.ridStr)
+		w.st.SetResourceID(w.ridStr)
 	}
 }
 
-// decode reads every entry of chunk into events. It returns the error that
+// decode reads every entry of chunk into the stream, which sends the events
+// body by body while the rest is decoded. It returns the error that
 // stopped it when the chunk is not valid msgpack; the records before it are
 // kept.
 func (w *worker) decode(chunk []byte) error {
@@ -151,7 +154,7 @@ func (w *worker) record(rec []byte) {
 		p.skipped(kindBadRecord, it.Err().Error())
 		return
 	}
-	first := w.ev.Len()
+	first := w.st.Len()
 	switch {
 	case raw || records != nil:
 		// A flow-log record decoded into a map; or a whole blob, of which
@@ -184,12 +187,12 @@ func (w *worker) record(rec []byte) {
 			p.skipped(kindBadRecord, err.Error())
 			return
 		}
-		w.ev.Append(w.json)
+		w.st.Append(w.json)
 	default:
 		p.skipped(kindUnrecognised, fmt.Sprintf("a map of %d keys", it.Len()))
 	}
 	if hasProv {
-		w.prov = append(w.prov, recProv{p: pv, first: first, count: w.ev.Len() - first})
+		w.prov = append(w.prov, recProv{p: pv, first: first, count: w.st.Len() - first})
 	}
 }
 
@@ -205,7 +208,18 @@ type counters struct {
 	flushes, ok, retry, errors     atomic.Int64
 	records, badChunks, requests   atomic.Int64
 	eventsAccepted, eventsRejected atomic.Int64
+	maxBodies                      atomic.Int64
 	skipped                        [numKinds]atomic.Int64
+}
+
+// peakBodies keeps the most bodies one flush had alive.
+func (c *counters) peakBodies(n int) {
+	for {
+		old := c.maxBodies.Load()
+		if int64(n) <= old || c.maxBodies.CompareAndSwap(old, int64(n)) {
+			return
+		}
+	}
 }
 
 // Stats is a snapshot of the pipeline's totals.
@@ -217,6 +231,9 @@ type Stats struct {
 	EventsRejected            int64
 	Skipped                   map[string]int64
 	RememberedChunks          int
+	// PeakBodies is the most request bodies one flush had alive at once
+	// (at most the concurrency setting).
+	PeakBodies int
 }
 
 // Stats returns the totals so far.
@@ -225,7 +242,7 @@ func (p *Pipeline) Stats() Stats {
 		Flushes: p.stats.flushes.Load(), OK: p.stats.ok.Load(), Retry: p.stats.retry.Load(), Error: p.stats.errors.Load(),
 		Records: p.stats.records.Load(), BadChunks: p.stats.badChunks.Load(), Requests: p.stats.requests.Load(),
 		EventsAccepted: p.stats.eventsAccepted.Load(), EventsRejected: p.stats.eventsRejected.Load(),
-		Skipped: map[string]int64{}, RememberedChunks: p.mem.len(),
+		Skipped: map[string]int64{}, RememberedChunks: p.mem.len(), PeakBodies: int(p.stats.maxBodies.Load()),
 	}
 	for k := range p.stats.skipped {
 		if n := p.stats.skipped[k].Load(); n > 0 {

@@ -13,6 +13,11 @@
 //	batches := sink.Cut(&ev)
 //	rep := sink.Send(ctx, &ev, batches)
 //
+// A caller with more events than it wants to hold (a big Fluent Bit chunk, a
+// large file) appends them to a Stream instead: it cuts as it goes, exactly
+// as Cut would, sends each body while the next is encoded and keeps at most
+// Concurrency sealed bodies alive (see Stream).
+//
 // Each event is stored in ev.Buf followed by one comma, so a run of events is
 // already the inside of a JSON array: request bodies are streamed (or
 // gzipped) straight from the buffer, never copied. Read event i with

@@ -17,10 +17,15 @@ type Events struct {
 	Buf         []byte
 	Ends        []int
 	ResourceIDs []string
+	// Base is, for a body a Stream hands to Send, the stream index of event
+	// 0 (event i is the stream's event Base+i); 0 otherwise. Informational:
+	// batch indices are always relative to this Events.
+	Base int
 }
 
 // Reset empties the buffer, keeping its memory.
 func (e *Events) Reset() {
+	e.Base = 0
 	e.Buf = e.Buf[:0]
 	e.Ends = e.Ends[:0]
 	if e.ResourceIDs != nil {
