@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsgflow/nsgflow/internal/fbconf"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
@@ -72,9 +73,9 @@ var sendSettings = []sendSetting{
 	{key: "time_generated_field", usage: "data_collector: event-time column, sent as time-generated-field (default FlowTime; seed schema: DateTime)"},
 	{key: "azure_resource_id", def: "false", isBool: true, usage: "data_collector: send x-ms-AzureResourceId (the event's target resource), one resource per request"},
 	{key: "max_body_bytes", def: "0", usage: "cap of one uncompressed request body (0: 1048576 logs_ingestion, 26214400 data_collector)"},
-	{key: "concurrency", def: "4", usage: "requests in flight"},
-	{key: "request_timeout", def: "30s", usage: "timeout of one HTTP attempt"},
-	{key: "max_retries", def: "8", usage: "retries per request after the first attempt (0: none)"},
+	{key: "concurrency", def: strconv.Itoa(loganalytics.CLIDefaults.Concurrency), usage: "requests in flight"},
+	{key: "request_timeout", def: loganalytics.CLIDefaults.RequestTimeout.String(), usage: "timeout of one HTTP attempt"},
+	{key: "max_retries", def: strconv.Itoa(loganalytics.CLIDefaults.MaxRetries), usage: "retries per request after the first attempt (0: none)"},
 	{key: "min_backoff", def: "500ms", usage: "first backoff bound (full jitter, doubling)"},
 	{key: "max_backoff", def: "30s", usage: "largest backoff bound"},
 	{key: "timeout", def: "0s", usage: "overall deadline for the whole run (0: none); what is not accepted by then counts as failed"},
@@ -290,110 +291,59 @@ type sendJob struct {
 	ev        loganalytics.Events
 }
 
+// flagName is how the CLI's messages name a setting: its flag.
+func flagName(key string) string { return "--" + strings.ReplaceAll(key, "_", "-") }
+
+// newSendJob validates the destination settings through
+// loganalytics.ParseDestination (the parser the output plugin uses too) and
+// builds the sink and encoder.
 func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error) {
 	schema, err := flowparse.SchemaByName(c.get("schema"))
 	if err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
+		return nil, fmt.Errorf("%s: %w", flagName("schema"), err)
 	}
-	d := loganalytics.Delivery{}
-	ints := []struct {
-		key string
-		dst *int
-	}{{"max_body_bytes", &d.MaxBodyBytes}, {"concurrency", &d.Concurrency}, {"max_retries", &d.MaxRetries}}
-	for _, x := range ints {
-		v, err := strconv.Atoi(strings.TrimSpace(c.get(x.key)))
-		if err != nil {
-			return nil, fmt.Errorf("%s %q is not an integer", x.key, c.get(x.key))
+	// Secrets were already resolved from their flag, file or environment
+	// variable (resolveSecret): the parser sees the value only.
+	vals := fbconf.MapConfig{}
+	for k, v := range c.vals {
+		vals[k] = v
+	}
+	for _, s := range sendSettings {
+		if s.secretFile != "" {
+			delete(vals, s.secretFile)
 		}
-		*x.dst = v
 	}
-	if d.MaxRetries == 0 {
-		d.MaxRetries = -1 // oms: 0 means the default
+	p := &fbconf.Parser{Getter: vals, Env: "the environment", Namer: flagName}
+	def := loganalytics.CLIDefaults
+	if schema == flowparse.SeedSchema {
+		def.TimeField = schema.TimeColumn
 	}
-	durs := []struct {
-		key string
-		dst *time.Duration
-	}{{"request_timeout", &d.RequestTimeout}, {"min_backoff", &d.MinBackoff}, {"max_backoff", &d.MaxBackoff}}
-	for _, x := range durs {
-		v, err := time.ParseDuration(strings.TrimSpace(c.get(x.key)))
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("%s %q is not a positive duration (e.g. 30s, 500ms)", x.key, c.get(x.key))
+	dest := loganalytics.ParseDestination(p, def)
+	timeout := p.Duration("timeout", 0, 0, 1000*time.Hour)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	// A flag of the other destination is a mistake on the command line (a
+	// settings file may carry both, as the plugins' configs do).
+	for _, w := range dest.Warnings {
+		key := strings.ReplaceAll(strings.TrimPrefix(strings.Fields(w)[0], "--"), "-", "_")
+		if c.fromArg[key] {
+			return nil, fmt.Errorf("%s: remove it, or set %s", w, flagName("destination"))
 		}
-		*x.dst = v
 	}
-	timeout, err := time.ParseDuration(c.get("timeout"))
-	if err != nil || timeout < 0 {
-		return nil, fmt.Errorf("timeout %q is not a duration (0 for none)", c.get("timeout"))
-	}
-	d.Logger = loganalytics.LoggerFunc(func(level loganalytics.Level, format string, args ...any) {
+	logger := loganalytics.LoggerFunc(func(level loganalytics.Level, format string, args ...any) {
 		if verbose && level >= loganalytics.LevelWarn {
 			fmt.Fprintf(stderr, "nsgflow send: %s: %s\n", level, fmt.Sprintf(format, args...))
 		}
 	})
 	job := &sendJob{enc: flowparse.NewEncoder(schema), timeout: timeout, stderr: stderr}
-	cloud := loganalytics.Cloud(c.get("cloud"))
-	var maxBody int
-	switch c.get("destination") {
-	case "logs_ingestion":
-		for _, k := range []string{"workspace_id", "shared_key", "log_type", "time_generated_field"} {
-			if c.get(k) != "" && c.fromArg[k] {
-				return nil, fmt.Errorf("%s applies to destination data_collector only: remove it, or set --destination data_collector", k)
-			}
-		}
-		gz, err := strconv.ParseBool(c.get("gzip"))
-		if err != nil {
-			return nil, fmt.Errorf("gzip %q: want true or false", c.get("gzip"))
-		}
-		level, err := strconv.Atoi(c.get("gzip_level"))
-		if err != nil {
-			return nil, fmt.Errorf("gzip_level %q is not an integer", c.get("gzip_level"))
-		}
-		li := loganalytics.LogsIngestionConfig{
-			Endpoint: c.get("endpoint"), DCRImmutableID: c.get("dcr_id"), Stream: c.get("stream"), Cloud: cloud,
-			DisableGzip: !gz, GzipLevel: level, Delivery: d,
-			Credential: loganalytics.CredentialConfig{Kind: c.get("credential"), TenantID: c.get("tenant_id"), ClientID: c.get("client_id"),
-				ClientSecret: c.get("client_secret"), Token: c.get("token"), TokenFile: c.get("federated_token_file")},
-		}
-		if job.sink, err = loganalytics.NewLogsIngestion(li); err != nil {
-			return nil, err
-		}
-		maxBody = li.MaxBodyBytes
-	case "data_collector":
-		tf := c.get("time_generated_field")
-		if tf == "" {
-			tf = "FlowTime"
-			if schema == flowparse.SeedSchema {
-				tf = schema.TimeColumn
-			}
-		}
-		if strings.EqualFold(tf, "TimeGenerated") {
-			return nil, errors.New("time_generated_field TimeGenerated is reserved by the Data Collector API: use another name, e.g. FlowTime")
-		}
-		rid, err := strconv.ParseBool(c.get("azure_resource_id"))
-		if err != nil {
-			return nil, fmt.Errorf("azure_resource_id %q: want true or false", c.get("azure_resource_id"))
-		}
-		job.enc.TimeField = tf
-		job.withRID = rid
-		dc := loganalytics.DataCollectorConfig{
-			WorkspaceID: c.get("workspace_id"), SharedKey: c.get("shared_key"), LogType: c.get("log_type"),
-			TimeGeneratedField: tf, AzureResourceID: rid, Cloud: cloud, Endpoint: c.get("endpoint"), Delivery: d,
-		}
-		if job.sink, err = loganalytics.NewDataCollector(dc); err != nil {
-			return nil, err
-		}
-		maxBody = dc.MaxBodyBytes
-	default:
-		return nil, fmt.Errorf("destination %q unknown: use logs_ingestion or data_collector", c.get("destination"))
+	if job.sink, err = dest.NewSink(logger); err != nil {
+		return nil, err
 	}
-	if maxBody <= 0 {
-		maxBody = loganalytics.LogsIngestionMaxBody
-		if c.get("destination") == "data_collector" {
-			maxBody = loganalytics.DataCollectorDefaultBody
-		}
-	}
-	conc := max(d.Concurrency, 4)
-	job.chunk = min(max(16<<20, maxBody*conc), 128<<20)
+	job.enc.TimeField = dest.TimeField
+	job.withRID = dest.AzureResourceID
+	conc := max(dest.Concurrency(), 4)
+	job.chunk = min(max(16<<20, dest.MaxBody()*conc), 128<<20)
 	return job, nil
 }
 

@@ -253,7 +253,7 @@ func TestSendUsage(t *testing.T) {
 		{"bad destination", []string{"send", "--destination", "blob", files[0]}, 2, "destination"},
 		{"dc flag with li", []string{"send", "--config", writeJSON(t, dir, "g2.json", good), "--log-type", "X", files[0]}, 2, "data_collector only"},
 		{"reserved time field", []string{"send", "--destination", "data_collector", "--time-generated-field", "TimeGenerated", files[0]}, 2, "reserved"},
-		{"bad duration", []string{"send", "--config", writeJSON(t, dir, "g3.json", good), "--request-timeout", "soon", files[0]}, 2, "request_timeout"},
+		{"bad duration", []string{"send", "--config", writeJSON(t, dir, "g3.json", good), "--request-timeout", "soon", files[0]}, 2, "--request-timeout \"soon\" is not a duration"},
 		{"bad key never echoed", []string{"send", "--destination", "data_collector", "--workspace-id", sendTestWorkspace, "--log-type", "X", "--shared-key", "***" + sendTestKey, files[0]}, 2, "not valid base64"},
 		{"missing key file", []string{"send", "--destination", "data_collector", "--shared-key-file", filepath.Join(dir, "none"), files[0]}, 2, "shared_key_file"},
 	}

@@ -1,11 +1,11 @@
-// Package plugconf reads and validates Fluent Bit plugin configuration: a
-// ConfigGetter over the plugin's properties (MapConfig in tests and the
-// CLI), and a Parser for typed keys (strings, lists, choices, durations,
+// Package fbconf reads and validates settings: a ConfigGetter over a Fluent
+// Bit plugin's properties (MapConfig in tests and the CLI, over flags,
+// environment and settings file), and a Parser for typed keys (strings, lists, choices, durations,
 // integers, sizes, booleans, secrets) that keeps the first error, phrased to
 // name the key and the fix and never to quote a secret.
 //
-// The output plugin's pipeline and the input plugin's blobinput both parse
-// their keys with it, so the two plugins accept values the same way.
+// Both plugins and the CLI parse their settings with it, so all accept
+// values the same way; messages name a key as the user wrote it (Namer).
 package fbconf
 
 import (
@@ -38,9 +38,23 @@ type Parser struct {
 	// Env completes "export the variable in ..." when a secret is an
 	// unexpanded ${VAR}; "" means "the environment".
 	Env string
+	// Namer says how messages name a key: the plugins use the key itself
+	// (nil), the CLI its flag (--dcr-id for dcr_id).
+	Namer func(key string) string
 
 	err error
 }
+
+// Name is key as the user wrote it: a plugin key, or a CLI flag.
+func (p *Parser) Name(key string) string {
+	if p.Namer == nil {
+		return key
+	}
+	return p.Namer(key)
+}
+
+// Set reports whether key has a value.
+func (p *Parser) Set(key string) bool { return strings.TrimSpace(p.Getter.Get(key)) != "" }
 
 // Err returns the first error met, nil if none.
 func (p *Parser) Err() error { return p.err }
@@ -68,7 +82,7 @@ func (p *Parser) Str(key, def string) string {
 func (p *Parser) Required(key, what string) string {
 	v := p.Str(key, "")
 	if v == "" {
-		p.Fail("%s is not set: give %s", key, what)
+		p.Fail("%s is not set: give %s", p.Name(key), what)
 	}
 	return v
 }
@@ -99,7 +113,7 @@ func (p *Parser) Choice(key, def string, allowed ...string) string {
 			shown = append(shown, a)
 		}
 	}
-	p.Fail("%s %q is not valid: use one of %s", key, Clip(v), strings.Join(shown, ", "))
+	p.Fail("%s %q is not valid: use one of %s", p.Name(key), Clip(v), strings.Join(shown, ", "))
 	return def
 }
 
@@ -114,13 +128,13 @@ func (p *Parser) Duration(key string, def, min, max time.Duration) time.Duration
 	if err != nil {
 		n, err2 := strconv.ParseFloat(raw, 64)
 		if err2 != nil {
-			p.Fail("%s %q is not a duration: write e.g. 20s, 1500ms or 2m", key, Clip(raw))
+			p.Fail("%s %q is not a duration: write e.g. 20s, 1500ms or 2m", p.Name(key), Clip(raw))
 			return def
 		}
 		d = time.Duration(n * float64(time.Second))
 	}
 	if d < min || d > max {
-		p.Fail("%s %v is out of range: set between %v and %v", key, d, min, max)
+		p.Fail("%s %v is out of range: set between %v and %v", p.Name(key), d, min, max)
 		return def
 	}
 	return d
@@ -147,11 +161,11 @@ func (p *Parser) whole(key string, def, min, max int, parse func(string) (int64,
 	}
 	n, err := parse(raw)
 	if err != nil {
-		p.Fail("%s %q is not a whole number: write e.g. %d%s", key, Clip(raw), def, hint)
+		p.Fail("%s %q is not a whole number: write e.g. %d%s", p.Name(key), Clip(raw), def, hint)
 		return def
 	}
 	if n < int64(min) || n > int64(max) {
-		p.Fail("%s %d is out of range: set between %d and %d", key, n, min, max)
+		p.Fail("%s %d is out of range: set between %d and %d", p.Name(key), n, min, max)
 		return def
 	}
 	return int(n)
@@ -190,7 +204,7 @@ func (p *Parser) Bool(key string, def bool) bool {
 	case "off", "false", "no", "0":
 		return false
 	}
-	p.Fail("%s %q is not on or off: write on or off", key, Clip(p.Str(key, "")))
+	p.Fail("%s %q is not on or off: write on or off", p.Name(key), Clip(p.Str(key, "")))
 	return def
 }
 
@@ -204,7 +218,7 @@ func (p *Parser) Secret(key, fileKey string) string {
 	}
 	path := strings.TrimSpace(p.Getter.Get(fileKey))
 	if v != "" && path != "" {
-		p.Fail("both %s and %s are set: keep one", key, fileKey)
+		p.Fail("both %s and %s are set: keep one", p.Name(key), p.Name(fileKey))
 		return ""
 	}
 	if strings.HasPrefix(v, "${") {
@@ -212,7 +226,7 @@ func (p *Parser) Secret(key, fileKey string) string {
 		if env == "" {
 			env = "the environment"
 		}
-		p.Fail("%s looks like an unexpanded variable: export the variable in %s", key, env)
+		p.Fail("%s looks like an unexpanded variable: export the variable in %s", p.Name(key), env)
 		return ""
 	}
 	if path == "" {
@@ -224,12 +238,12 @@ func (p *Parser) Secret(key, fileKey string) string {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		p.Fail("%s %q cannot be read: %v", fileKey, Clip(path), err)
+		p.Fail("%s %q cannot be read: %v", p.Name(fileKey), Clip(path), err)
 		return ""
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
-		p.Fail("%s %q is empty", fileKey, Clip(path))
+		p.Fail("%s %q is empty", p.Name(fileKey), Clip(path))
 	}
 	return s
 }

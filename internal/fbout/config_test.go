@@ -50,7 +50,7 @@ func TestParseConfig(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{"li defaults", liBase(), "", func(t *testing.T, c Config) {
-			if c.Destination != DestLogsIngestion || c.RecordField != "log" || c.FlushDeadline != 4*time.Second ||
+			if c.Kind != DestLogsIngestion || c.RecordField != "log" || c.FlushDeadline != 4*time.Second ||
 				c.Grace != 4*time.Second || c.MaxRememberedChunks != 1024 || c.Schema.Name != "default" {
 				t.Fatalf("defaults: %+v", c)
 			}

@@ -71,8 +71,8 @@ func TestExampleConfigs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("section %d: %v", i, err)
 		}
-		if c.Destination != want {
-			t.Fatalf("section %d: destination %s, want %s", i, c.Destination, want)
+		if c.Kind != want {
+			t.Fatalf("section %d: destination %s, want %s", i, c.Kind, want)
 		}
 		// The same keys appear in the YAML twin.
 		yml, err := os.ReadFile(filepath.Join("..", "..", "fluent-bit.yaml"))

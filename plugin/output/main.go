@@ -103,7 +103,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	// Set the context here, inside Init: Fluent Bit reuses one plugin struct
 	// for every instance of this .so.
 	output.FLBPluginSetContext(plugin, inst)
-	log.Infof("destination %s, schema %s, flush_deadline %v, grace %v", cfg.Destination, cfg.Schema.Name, cfg.FlushDeadline, cfg.Grace)
+	log.Infof("destination %s, schema %s, flush_deadline %v, grace %v", cfg.Kind, cfg.Schema.Name, cfg.FlushDeadline, cfg.Grace)
 	return output.FLB_OK
 }
 
