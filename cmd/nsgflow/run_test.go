@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 	if azuriteSrv != nil {
 		azuriteSrv.Stop()
 	}
+	stopEntraAzurite()
 	os.Exit(code)
 }
 

@@ -11,9 +11,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +50,7 @@ type Server struct {
 	Dir  string // --location: blobs survive Stop/Start
 
 	bin  string
+	opt  Options
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -107,7 +111,39 @@ var ErrNotInstalled = errors.New("azuritetest: Azurite is not installed (run mak
 // Launch starts Azurite outside a test, e.g. once in TestMain for a whole
 // package; the caller must Stop it. Use Require in each test to turn a
 // missing binary into a skip, or a failure under CI=true.
-func Launch() (*Server, error) {
+func Launch() (*Server, error) { return LaunchWith(Options{}) }
+
+// Options start Azurite over HTTPS, optionally with OAuth on.
+type Options struct {
+	// CertFile and KeyFile (PEM) serve HTTPS (--cert, --key); Endpoint and
+	// Client then speak https and Client trusts RootCAs.
+	CertFile, KeyFile string
+	RootCAs           *x509.CertPool
+	// OAuth turns on bearer tokens (--oauth basic: issuer, audience and
+	// lifetime are checked, the signature is not). Needs HTTPS.
+	OAuth bool
+	// ProductStyle lets Azurite take the account from the host name
+	// (devstoreaccount1.blob.core.chinacloudapi.cn, through a test proxy);
+	// path-style URLs on 127.0.0.1 keep working.
+	ProductStyle bool
+}
+
+// StartWith is Start with options.
+func StartWith(tb testing.TB, o Options) *Server {
+	tb.Helper()
+	s, err := LaunchWith(o)
+	s = Require(tb, s, err)
+	if s != nil {
+		tb.Cleanup(s.Stop)
+	}
+	return s
+}
+
+// LaunchWith is Launch with options.
+func LaunchWith(o Options) (*Server, error) {
+	if o.OAuth && o.CertFile == "" {
+		return nil, errors.New("azuritetest: OAuth needs HTTPS (CertFile, KeyFile)")
+	}
 	bin, err := Binary()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotInstalled, err)
@@ -116,7 +152,7 @@ func Launch() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azuritetest: %w", err)
 	}
-	s := &Server{bin: bin, Dir: dir, ownDir: true}
+	s := &Server{bin: bin, Dir: dir, ownDir: true, opt: o}
 	if err := s.start(0); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -145,8 +181,18 @@ var listenRE = regexp.MustCompile(`listens on https?://127\.0\.0\.1:(\d+)`)
 func (s *Server) start(port int) error {
 	// Port 0 lets Azurite pick a free port and print it: no race with
 	// other tests for a port chosen in advance.
-	cmd := exec.Command(s.bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
-		"--location", s.Dir, "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl", "--silent")
+	args := []string{"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
+		"--location", s.Dir, "--skipApiVersionCheck", "--loose", "--silent"}
+	if !s.opt.ProductStyle {
+		args = append(args, "--disableProductStyleUrl")
+	}
+	if s.opt.CertFile != "" {
+		args = append(args, "--cert", s.opt.CertFile, "--key", s.opt.KeyFile)
+	}
+	if s.opt.OAuth {
+		args = append(args, "--oauth", "basic")
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -256,7 +302,11 @@ func (s *Server) Restart() error {
 
 // Endpoint is the path-style account URL, e.g. http://127.0.0.1:PORT/devstoreaccount1.
 func (s *Server) Endpoint() string {
-	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) + "/" + Account
+	scheme := "http://"
+	if s.opt.CertFile != "" {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) + "/" + Account
 }
 
 // ConnectionString returns a connection string for the development account.
@@ -274,6 +324,9 @@ func (s *Server) Client() *service.Client {
 	}
 	opts := &service.ClientOptions{}
 	opts.Retry = policy.RetryOptions{MaxRetries: 1, RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 50 * time.Millisecond}
+	if s.opt.CertFile != "" {
+		opts.Transport = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.opt.RootCAs, MinVersion: tls.VersionTLS12}}}
+	}
 	c, err := service.NewClientWithSharedKeyCredential(s.Endpoint()+"/", cred, opts)
 	if err != nil {
 		panic(err) // constant, valid URL

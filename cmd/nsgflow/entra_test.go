@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nsgflow/nsgflow/internal/blobsource"
+	"github.com/nsgflow/nsgflow/internal/emulator"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
+	"github.com/nsgflow/nsgflow/internal/testkit/entratest"
+)
+
+// The Entra tests share one CA and one Azurite with OAuth on over HTTPS
+// (its certificate covers 127.0.0.1 and the blob hosts of the three clouds,
+// reached through each test's proxy).
+var (
+	entraOnce sync.Once
+	entraCA   *entratest.CA
+	entraAz   *azuritetest.Server
+	entraErr  error
+	entraDir  string
+)
+
+func startEntraAzurite(t *testing.T) (*entratest.CA, *azuritetest.Server) {
+	t.Helper()
+	entraOnce.Do(func() {
+		entraDir, entraErr = os.MkdirTemp("", "nsgflow-entra-")
+		if entraErr != nil {
+			return
+		}
+		if entraCA, entraErr = entratest.NewCA(entraDir); entraErr != nil {
+			return
+		}
+		cert, key, err := entraCA.WriteCert(entraDir, "azurite", "127.0.0.1", "localhost",
+			"*.blob.core.windows.net", "*.blob.core.chinacloudapi.cn", "*.blob.core.usgovcloudapi.net")
+		if err != nil {
+			entraErr = err
+			return
+		}
+		entraAz, entraErr = azuritetest.LaunchWith(azuritetest.Options{CertFile: cert, KeyFile: key, RootCAs: entraCA.Pool(), OAuth: true, ProductStyle: true})
+	})
+	return entraCA, azuritetest.Require(t, entraAz, entraErr)
+}
+
+func stopEntraAzurite() {
+	if entraAz != nil {
+		entraAz.Stop()
+	}
+	if entraDir != "" {
+		os.RemoveAll(entraDir)
+	}
+}
+
+// Identities the stand-in knows.
+const (
+	entraApp      = "11111111-aaaa-4000-8000-000000000001"
+	entraSecret   = "entra-e2e-client-secret-0123456789abcdef"
+	entraFed      = "22222222-bbbb-4000-8000-000000000002"
+	entraFedSub   = "system:serviceaccount:nsgflow:collector"
+	entraUAMI     = "33333333-cccc-4000-8000-000000000003"
+	storageAud    = "https://storage.azure.com"
+	monitorAudPub = "https://monitor.azure.com/"
+)
+
+// entraRig is one test's stand-in, proxy and emulator in Entra mode.
+type entraRig struct {
+	st    *entratest.Server
+	p     *entratest.Proxy
+	az    *azuritetest.Server
+	em    *emulator.Server
+	dir   string
+	fake  *entratest.FakeAZ
+	fedTk string
+}
+
+// newEntraRig starts the rig; cloud picks the emulator's audience and issuer.
+func newEntraRig(t *testing.T, cloud string) *entraRig {
+	t.Helper()
+	ca, az := startEntraAzurite(t)
+	st, err := entratest.New(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	st.AddApp(entraApp, entraSecret)
+	st.AddFederated(entraFed, entraFedSub)
+	st.AddUserAssigned(entraUAMI)
+	p := entratest.StartProxy(t, ca)
+	p.RouteEntra(st)
+	azAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(az.Port))
+	for _, h := range []string{"*.blob.core.windows.net", "*.blob.core.chinacloudapi.cn", "*.blob.core.usgovcloudapi.net"} {
+		p.Route(h, azAddr)
+	}
+	aud, host := emulator.AudiencePublic, "login.microsoftonline.com"
+	switch cloud {
+	case "china":
+		aud, host = emulator.AudienceChina, "login.chinacloudapi.cn"
+	case "usgov":
+		aud, host = emulator.AudienceUSGov, "login.microsoftonline.us"
+	}
+	em, err := emulator.New(emulator.Config{Entra: &emulator.EntraAuth{
+		Keys: []*rsa.PublicKey{st.PublicKey()}, Issuers: []string{entratest.IssuerFor(host, st.Tenant)}, Audience: aud,
+		Clients: []string{entraApp, entraFed, entraUAMI, st.SystemAssignedClientID()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := em.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	r := &entraRig{st: st, p: p, az: az, em: em, dir: t.TempDir()}
+	r.fedTk = filepath.Join(r.dir, "federated-token")
+	if err := os.WriteFile(r.fedTk, []byte(st.FederatedToken(entraFedSub, time.Hour)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r.fake, err = st.FakeAZ(t.TempDir(), entraApp, time.Hour, storageAud, monitorAudPub); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// hermeticEnv is the test process's environment without anything that
+// would pick a credential, a proxy or a CA.
+func hermeticEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "AZURE_"), strings.HasPrefix(k, "IDENTITY_"), strings.HasPrefix(k, "MSI_"),
+			strings.HasPrefix(k, "NSGFLOW_"), strings.EqualFold(k, "HTTPS_PROXY"), strings.EqualFold(k, "HTTP_PROXY"),
+			strings.EqualFold(k, "NO_PROXY"), k == "SSL_CERT_FILE", k == "SSL_CERT_DIR", k == "IMDS_ENDPOINT":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// credCase is one way to sign in: the storage and Logs Ingestion flags and
+// the environment the platform would give the process.
+type credCase struct {
+	name        string
+	storageArgs []string
+	liArgs      []string
+	env         func(r *entraRig) []string
+	// grant is the stand-in grant each token request must be ("" for the
+	// CLI: the fake az answers, the stand-in sees nothing).
+	grant string
+}
+
+func credCases() []credCase {
+	return []credCase{
+		{name: "managed identity", storageArgs: []string{"--storage-auth", "managed-identity"},
+			liArgs: []string{"--credential", "managed_identity", "--client-id", entraUAMI},
+			env:    func(r *entraRig) []string { return r.st.ManagedIdentityEnv() }, grant: entratest.GrantManagedIdentity},
+		{name: "workload identity", storageArgs: []string{"--storage-auth", "workload-identity"},
+			liArgs: []string{"--credential", "workload_identity"},
+			env: func(r *entraRig) []string {
+				return []string{"AZURE_FEDERATED_TOKEN_FILE=" + r.fedTk, "AZURE_CLIENT_ID=" + entraFed, "AZURE_TENANT_ID=" + r.st.Tenant,
+					"AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/"}
+			}, grant: entratest.GrantClientAssertion},
+		{name: "client secret", storageArgs: []string{"--storage-auth", "client-secret", "--storage-client-id", entraApp, "--storage-tenant-id", entratest.DefaultTenant},
+			liArgs: []string{"--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant},
+			env: func(r *entraRig) []string {
+				return []string{envStorageSecret + "=" + entraSecret, envClientSecret + "=" + entraSecret}
+			}, grant: entratest.GrantClientSecret},
+		{name: "azure cli", storageArgs: []string{"--storage-auth", "cli"}, liArgs: []string{"--credential", "azure_cli"},
+			env: func(r *entraRig) []string { return []string{r.fake.PathEnv()} }},
+		{name: "default chain", storageArgs: []string{"--storage-auth", "default"}, liArgs: []string{"--credential", "default"},
+			env: func(r *entraRig) []string {
+				return []string{"AZURE_TENANT_ID=" + r.st.Tenant, "AZURE_CLIENT_ID=" + entraApp, "AZURE_CLIENT_SECRET=" + entraSecret}
+			}, grant: entratest.GrantClientSecret},
+	}
+}
+
+// entraArgs are run's flags for blobs in the OAuth Azurite (path-style on
+// 127.0.0.1, or the cloud's host name through the proxy when endpoint is
+// "") delivering to the Entra-mode emulator.
+func entraArgs(t *testing.T, r *entraRig, endpoint, cpContainer string, blobs ...*flowgen.Blob) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	var subs []string
+	for _, b := range blobs {
+		p, err := blobsource.ParsePath(b.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !seen[p.SubscriptionID] {
+			seen[p.SubscriptionID] = true
+			subs = append(subs, p.SubscriptionID)
+		}
+	}
+	a := []string{"--storage-account", azuritetest.Account,
+		"--containers", blobs[0].Container, "--start", "beginning", "--grace", "1s", "--poll-interval", "200ms",
+		"--checkpoint-container", cpContainer, "--subscriptions", strings.Join(subs, ","), "--done-marker",
+		"--destination", "logs_ingestion", "--endpoint", r.em.URL(), "--dcr-id", emulator.DefaultDCRImmutableID,
+		"--stream", emulator.DefaultStream, "--min-backoff", "10ms", "--max-backoff", "200ms", "--linger", "100ms"}
+	if endpoint != "" {
+		a = append(a, "--storage-endpoint", endpoint)
+	}
+	return a
+}
+
+// runEntraChild runs `nsgflow run` as a child process with env added to
+// the hermetic environment and the proxy's, and returns its exit code and
+// stderr.
+func runEntraChild(t *testing.T, r *entraRig, args, env []string, timeout time.Duration) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"run"}, args...)...)
+	cmd.Env = append(append(append(hermeticEnv(), childEnv+"=1"), r.p.Env()...), env...)
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			t.Fatalf("nsgflow run: %v", err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("nsgflow run did not finish within %v:\n%s", timeout, errb.String())
+	}
+	return code, errb.String()
+}
+
+// checkpointBlobs counts the blobs of a checkpoint container.
+func checkpointBlobs(t *testing.T, az *azuritetest.Server, container string) int {
+	t.Helper()
+	n := 0
+	pager := az.Client().NewContainerClient(container).NewListBlobsFlatPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list %s: %v", container, err)
+		}
+		n += len(page.Segment.BlobItems)
+	}
+	return n
+}
+
+// TestEntraRunCredentials: nsgflow run reads Azurite (OAuth on, HTTPS) and
+// delivers to the emulator (JWT checked) with each credential kind on both
+// sides: every tuple once, every blob done-marked and the checkpoints in
+// the storage account, all through tokens of the stand-in for the storage
+// and the Monitor audiences of the public cloud; no host off this machine
+// asked for.
+func TestEntraRunCredentials(t *testing.T) {
+	for i, c := range credCases() {
+		t.Run(c.name, func(t *testing.T) {
+			r := newEntraRig(t, "public")
+			o := flowgen.Options{Format: flowgen.FormatVNetv4, Resources: 1, MACs: 1, Hours: 2, RecordsPerHour: 4, TuplesPerRecord: 5,
+				Seed: uint64(700 + i), Start: time.Now().UTC().Add(-5 * time.Hour)}
+			datas, blobs := uploadSet(t, r.az.Client(), o)
+			want := expectedIDs(t, datas...)
+			cp := fmt.Sprintf("nsgflow-cp-%d", i)
+			args := append(entraArgs(t, r, r.az.Endpoint(), cp, blobs...), "--once")
+			args = append(append(args, c.storageArgs...), c.liArgs...)
+			code, stderr := runEntraChild(t, r, args, c.env(r), 2*time.Minute)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, stderr)
+			}
+			compareIDs(t, want, gotIDs(t, r.em))
+			for _, b := range blobs {
+				if !hasDoneMarker(t, r.az.Client(), b.Container, b.Name) {
+					t.Errorf("blob %s has no done marker", b.Name)
+				}
+			}
+			if n := checkpointBlobs(t, r.az, cp); n == 0 {
+				t.Errorf("checkpoint container %s is empty", cp)
+			}
+			if st := r.em.Stats(); st.Requests[401]+st.Requests[403] != 0 {
+				t.Errorf("emulator refused requests: %v", st.Requests)
+			}
+			if c.grant == "" {
+				calls := strings.Join(r.fake.Calls(), "\n")
+				for _, res := range []string{storageAud, monitorAudPub} {
+					if !strings.Contains(calls, "account get-access-token -o json --resource "+res) {
+						t.Errorf("az was not asked for %s: %q", res, calls)
+					}
+				}
+				if n := len(r.st.Requests()); n != 0 {
+					t.Errorf("the CLI path made %d token requests to the stand-in", n)
+				}
+			} else {
+				auds := map[string]int{}
+				for _, q := range r.st.Requests() {
+					if q.Status != 200 || q.Grant != c.grant {
+						t.Errorf("token request %+v: want grant %s answered 200", q, c.grant)
+					}
+					if q.Grant != entratest.GrantManagedIdentity && q.Host != "login.microsoftonline.com" {
+						t.Errorf("token request to %s, want login.microsoftonline.com", q.Host)
+					}
+					auds[q.Audience]++
+				}
+				if auds[storageAud] == 0 || auds[monitorAudPub] == 0 {
+					t.Errorf("tokens by audience %v: want %s and %s", auds, storageAud, monitorAudPub)
+				}
+			}
+			if ref := r.p.Refused(); len(ref) > 0 {
+				t.Errorf("the proxy refused %q: something tried to leave the machine", ref)
+			}
+			for _, leak := range []string{entraSecret, r.fakeToken(t)} {
+				if leak != "" && strings.Contains(stderr, leak) {
+					t.Errorf("a secret or token is in the log")
+				}
+			}
+			t.Logf("%d tuples; token requests %d; proxy saw %q", len(want), len(r.st.Requests()), r.p.Seen())
+		})
+	}
+}
+
+// fakeToken is the storage token the fake az hands out (for leak checks).
+func (r *entraRig) fakeToken(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join(r.fake.Dir, "tok-https___storage_azure_com"))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.Index(s, `"accessToken": "`)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(`"accessToken": "`):]
+	return s[:strings.IndexByte(s, '"')]
+}
