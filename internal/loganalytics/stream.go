@@ -266,7 +266,11 @@ func (s *Stream) dispatch(seg *Events, base int, batches []Batch) {
 				}
 			}()
 			rep = s.sink.Send(s.ctx, seg, todo)
-			left = Remaining(seg, batches, s.remembered(rep.Remember))
+			if !rep.OK() {
+				// As a caller of Send would: what neither this attempt
+				// nor an earlier one accepted.
+				left = Remaining(seg, batches, s.remembered(rep.Remember))
+			}
 		}()
 		s.merge(base, todo, left, rep)
 		liveBodies.Add(-1)
