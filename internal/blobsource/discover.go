@@ -26,23 +26,56 @@ const maxDepth = 24
 func (s *Source) discover(ctx context.Context) error {
 	s.discoveryGen++
 	s.st.discoveries.Add(1)
+	var missing []string
 	for _, name := range s.cfg.Containers {
 		cc := s.svc.NewContainerClient(name)
 		if err := s.walk(ctx, name, cc); err != nil {
 			switch {
 			case bloberror.HasCode(err, bloberror.ContainerNotFound):
 				s.log.Debug("container not found; nothing to read there yet", "container", name)
+				missing = append(missing, name)
 			case isForbidden(err):
 				s.st.forbidden.Add(1)
 				s.log.Error("cannot list container (403): check the SAS permissions (l, r) or the role assignment",
 					"container", name, "err", redact.Error(err))
+				missing = append(missing, name)
 			default:
 				return wrapf(redact.Error(err), "discover %s", name)
 			}
 		}
 	}
 	s.st.resources.Store(int64(len(s.resources)))
+	s.scheduleDiscovery(missing)
 	return nil
+}
+
+// firstEarlyDiscovery is the delay before the first early discovery;
+// each further one waits twice as long, up to DiscoveryInterval.
+const firstEarlyDiscovery = 15 * time.Second
+
+// scheduleDiscovery sets the delay before the next discovery. While
+// discovery is incomplete (no resource found at all, or a configured
+// container missing or refused: flow logs just enabled, a role assignment
+// still propagating) it comes back soon, 15 s, 30 s, 60 s and so on,
+// backing off toward discovery_interval; once every container was listed
+// and something found, it waits discovery_interval.
+func (s *Source) scheduleDiscovery(missing []string) {
+	if len(missing) == 0 && len(s.resources) > 0 {
+		if s.earlyDiscoveries > 0 {
+			s.log.Info("discovery complete; next in discovery_interval", "resources", len(s.resources),
+				"discovery_interval", s.cfg.DiscoveryInterval)
+		}
+		s.earlyDiscoveries, s.discoveryWait = 0, s.cfg.DiscoveryInterval
+		return
+	}
+	s.earlyDiscoveries++
+	s.discoveryWait = min(firstEarlyDiscovery<<min(s.earlyDiscoveries-1, 16), s.cfg.DiscoveryInterval)
+	level := s.log.Debug
+	if s.earlyDiscoveries == 1 {
+		level = s.log.Info
+	}
+	level("discovery incomplete; looking again soon", "resources", len(s.resources), "containers_missing", missing,
+		"retry_in", s.discoveryWait)
 }
 
 func (s *Source) walk(ctx context.Context, name string, cc *container.Client) error {

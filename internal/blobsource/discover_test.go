@@ -141,3 +141,64 @@ func TestBackfill(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryRetriesSoonWhileIncomplete: a first discovery that finds
+// nothing (the writer has not created its container or blobs yet) is
+// repeated after 15 s, 30 s, 60 s ... while nothing is found or a
+// configured container is missing, and only then every discovery_interval.
+func TestDiscoveryRetriesSoonWhileIncomplete(t *testing.T) {
+	srv := azurite(t)
+	var late string
+	e := newEnv(t, srv, func(c *Config) {
+		late = c.Containers[0] + "-late"
+		c.Containers = append(c.Containers, late)
+		c.DiscoveryInterval = 10 * time.Minute
+	})
+	ctx := context.Background()
+	src := genBlob(t, flowgen.Options{RecordsPerHour: 2, TuplesPerRecord: 1}, 0)
+	upload := func(cont string) {
+		t.Helper()
+		if err := azuritetest.UploadBlob(ctx, e.svc, &flowgen.Blob{Container: cont, Name: src.Name, Blocks: src.Blocks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := e.clock.Now()
+	steps := []struct {
+		name        string
+		at          time.Duration
+		do          func()
+		discoveries int64
+		resources   int
+	}{
+		{"first discovery, empty container", 0, nil, 1, 0},
+		{"nothing found: again after 15s", 16 * time.Second, nil, 2, 0},
+		{"second early wait is 30s: not yet", 40 * time.Second, upload0(upload, e.cont), 2, 0},
+		{"after 30s the blob's resource is found", 47 * time.Second, nil, 3, 1},
+		{"a container still missing: again after 60s", 108 * time.Second, func() {
+			if err := azuritetest.CreateContainer(ctx, e.svc, late); err != nil {
+				t.Fatal(err)
+			}
+			upload(late)
+		}, 4, 2},
+		{"complete: not before discovery_interval", 108*time.Second + 9*time.Minute, nil, 4, 2},
+		{"complete: after discovery_interval", 108*time.Second + 10*time.Minute, nil, 5, 2},
+	}
+	for _, st := range steps {
+		e.clock.Set(t0.Add(st.at))
+		if st.do != nil {
+			st.do()
+		}
+		e.cycle()
+		if got := e.src.Stats().Discoveries; got != st.discoveries {
+			t.Fatalf("%s: %d discoveries, want %d", st.name, got, st.discoveries)
+		}
+		if got := len(e.src.resources); got != st.resources {
+			t.Fatalf("%s: %d resources, want %d", st.name, got, st.resources)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "discovery incomplete; looking again soon") {
+		t.Errorf("no log line says discovery is retried soon:\n%s", e.logs)
+	}
+}
+
+func upload0(upload func(string), cont string) func() { return func() { upload(cont) } }

@@ -27,8 +27,9 @@
 // so EventIds (flowparse) let the destination drop repeats.
 //
 // Listing scales with resources, not blobs: resources are discovered by a
-// hierarchical listing ('/' delimiter) every DiscoveryInterval; each poll
-// then lists only hour prefixes that can still change (the current hour,
+// hierarchical listing ('/' delimiter) every DiscoveryInterval (sooner,
+// from 15 s doubling up to it, while a discovery finds nothing or a
+// configured container is missing or refused); each poll then lists only hour prefixes that can still change (the current hour,
 // the previous one during the grace period, and hours of blobs not yet
 // closed). Backfill (Start "beginning" or a past time, or a watermark left
 // by an earlier run) walks closed hours a page at a time. Memory is bounded

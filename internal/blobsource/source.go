@@ -44,6 +44,12 @@ type Source struct {
 	retired       []retiredCursor
 	lastDiscovery time.Time
 	discoveryGen  int
+	// discoveryWait is the delay before the next discovery: the
+	// configured interval, or less while discovery keeps coming back
+	// incomplete (nothing found, a container missing or refused);
+	// earlyDiscoveries counts those incomplete discoveries in a row.
+	discoveryWait    time.Duration
+	earlyDiscoveries int
 	// behind is set during a cycle by whatever keeps it from being caught
 	// up; caughtUp and finished are the verdicts of the last cycle.
 	behind, caughtUp, finished bool
@@ -147,6 +153,10 @@ func (s *Source) Run(ctx context.Context, fn Handler) error {
 			failures, delay = 0, 0
 		default:
 			failures, delay = 0, s.cfg.PollInterval
+			if s.earlyDiscoveries > 0 {
+				// An early discovery is due before the next poll.
+				delay = min(delay, max(s.discoveryWait, time.Second))
+			}
 		}
 	}
 }
@@ -184,7 +194,7 @@ func (s *Source) cycle(ctx context.Context, fn Handler) (more bool, err error) {
 		s.st.caughtUp.Store(s.caughtUp)
 	}()
 	now := s.cfg.Now().UTC()
-	if s.lastDiscovery.IsZero() || now.Sub(s.lastDiscovery) >= s.cfg.DiscoveryInterval || now.Before(s.lastDiscovery) {
+	if s.lastDiscovery.IsZero() || now.Sub(s.lastDiscovery) >= s.discoveryWait || now.Before(s.lastDiscovery) {
 		if err := s.discover(ctx); err != nil {
 			return false, err
 		}
