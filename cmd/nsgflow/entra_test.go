@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,8 @@ const (
 	entraUAMI     = "33333333-cccc-4000-8000-000000000003"
 	storageAud    = "https://storage.azure.com"
 	monitorAudPub = "https://monitor.azure.com/"
+	// entraSharedKey is the emulator's Data Collector workspace key (base64).
+	entraSharedKey = "ZW50cmEtZTJlLXdvcmtzcGFjZS1rZXktMDEyMzQ1Njc4OQ=="
 )
 
 // entraRig is one test's stand-in, proxy and emulator in Entra mode.
@@ -109,7 +112,7 @@ func newEntraRig(t *testing.T, cloud string) *entraRig {
 	case "usgov":
 		aud, host = emulator.AudienceUSGov, "login.microsoftonline.us"
 	}
-	em, err := emulator.New(emulator.Config{Entra: &emulator.EntraAuth{
+	em, err := emulator.New(emulator.Config{SharedKey: entraSharedKey, Entra: &emulator.EntraAuth{
 		Keys: []*rsa.PublicKey{st.PublicKey()}, Issuers: []string{entratest.IssuerFor(host, st.Tenant)}, Audience: aud,
 		Clients: []string{entraApp, entraFed, entraUAMI, st.SystemAssignedClientID()}}})
 	if err != nil {
@@ -337,4 +340,103 @@ func (r *entraRig) fakeToken(t *testing.T) string {
 	}
 	s = s[i+len(`"accessToken": "`):]
 	return s[:strings.IndexByte(s, '"')]
+}
+
+// TestEntraRunSovereign: with --storage-cloud and --cloud set to china or
+// usgov and no endpoint overrides, nsgflow run asks the cloud's authority
+// host for tokens, reads the account at the cloud's blob host with the
+// account's own audience, asks for the cloud's Monitor audience (checked by
+// the emulator), and the Data Collector goes to the cloud's ODS host — each
+// seen by the proxy and the stand-in, never a host of another cloud.
+func TestEntraRunSovereign(t *testing.T) {
+	cases := []struct {
+		cloud, authority, blobHost, storageAud, monitorAud, odsHost string
+	}{
+		{"china", "login.chinacloudapi.cn", "devstoreaccount1.blob.core.chinacloudapi.cn", "https://devstoreaccount1.blob.core.chinacloudapi.cn",
+			"https://monitor.azure.cn/", emulator.DefaultWorkspaceID + ".ods.opinsights.azure.cn"},
+		{"usgov", "login.microsoftonline.us", "devstoreaccount1.blob.core.usgovcloudapi.net", "https://devstoreaccount1.blob.core.usgovcloudapi.net",
+			"https://monitor.azure.us/", emulator.DefaultWorkspaceID + ".ods.opinsights.azure.us"},
+	}
+	for i, c := range cases {
+		t.Run(c.cloud, func(t *testing.T) {
+			r := newEntraRig(t, c.cloud)
+			r.p.RouteTerminate("*.ods.opinsights.azure.cn", r.em.Addr())
+			r.p.RouteTerminate("*.ods.opinsights.azure.us", r.em.Addr())
+			o := flowgen.Options{Format: flowgen.FormatNSGv2, Resources: 1, MACs: 1, Hours: 1, RecordsPerHour: 3, TuplesPerRecord: 4,
+				Seed: uint64(800 + i), Start: time.Now().UTC().Add(-4 * time.Hour)}
+			datas, blobs := uploadSet(t, r.az.Client(), o)
+			want := expectedIDs(t, datas...)
+			secrets := []string{envStorageSecret + "=" + entraSecret, envClientSecret + "=" + entraSecret}
+			creds := []string{"--storage-cloud", c.cloud, "--cloud", c.cloud,
+				"--storage-auth", "client-secret", "--storage-client-id", entraApp, "--storage-tenant-id", entratest.DefaultTenant,
+				"--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant}
+			args := append(append(entraArgs(t, r, "", "nsgflow-cp-"+c.cloud, blobs...), "--once"), creds...)
+			code, stderr := runEntraChild(t, r, args, secrets, 2*time.Minute)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, stderr)
+			}
+			compareIDs(t, want, gotIDs(t, r.em))
+			auds := map[string]int{}
+			for _, q := range r.st.Requests() {
+				if q.Host != c.authority || q.Status != 200 {
+					t.Errorf("token request %+v: want %s answered 200", q, c.authority)
+				}
+				auds[q.Audience]++
+			}
+			if auds[c.storageAud] == 0 || auds[c.monitorAud] == 0 || len(auds) != 2 {
+				t.Errorf("token audiences %v: want %s and %s", auds, c.storageAud, c.monitorAud)
+			}
+
+			// The Data Collector at the cloud's ODS host (shared key; the
+			// proxy ends TLS with a certificate for that host).
+			o.Seed += 50
+			datas2, blobs2 := uploadSet(t, r.az.Client(), o)
+			for id, n := range expectedIDs(t, datas2...) {
+				want[id] += n
+			}
+			keyFile := filepath.Join(r.dir, "shared-key")
+			if err := os.WriteFile(keyFile, []byte(entraSharedKey), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args = append(entraArgs(t, r, "", "nsgflow-cp-dc-"+c.cloud, blobs2...), "--once")
+			// No endpoint: the cloud's ODS host.
+			args = dropFlags(args, "--endpoint", "--dcr-id", "--stream", "--destination")
+			args = append(args, "--destination", "data_collector", "--workspace-id", emulator.DefaultWorkspaceID, "--shared-key-file", keyFile,
+				"--log-type", "NsgFlow", "--storage-cloud", c.cloud, "--cloud", c.cloud,
+				"--storage-auth", "client-secret", "--storage-client-id", entraApp, "--storage-tenant-id", entratest.DefaultTenant)
+			code, stderr = runEntraChild(t, r, args, secrets, 2*time.Minute)
+			if code != 0 {
+				t.Fatalf("data collector run: exit %d:\n%s", code, stderr)
+			}
+			compareIDs(t, want, gotIDs(t, r.em))
+			seen := map[string]bool{}
+			for _, h := range r.p.Seen() {
+				seen[h] = true
+			}
+			for _, h := range []string{c.authority, c.blobHost, c.odsHost} {
+				if !seen[h+":443"] {
+					t.Errorf("proxy never saw %s (saw %v)", h, r.p.Seen())
+				}
+			}
+			if len(seen) != 3 {
+				t.Errorf("proxy saw %v: want only %s, %s and %s", r.p.Seen(), c.authority, c.blobHost, c.odsHost)
+			}
+			if ref := r.p.Refused(); len(ref) > 0 {
+				t.Errorf("the proxy refused %q", ref)
+			}
+		})
+	}
+}
+
+// dropFlags removes each named flag and its value from args.
+func dropFlags(args []string, names ...string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if slices.Contains(names, args[i]) {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
