@@ -31,7 +31,7 @@ type parseTotals struct {
 
 func runParse(args []string, stdout, stderr io.Writer) int {
 	fs := commandFlags("parse", "[flags] FILE...|-", stderr)
-	schemaName := fs.String("schema", "default", "row layout: default (typed columns) or seed (the 2017 script's string columns)")
+	schemaName := fs.String("schema", "default", "row layout: default (typed columns), seed (the 2017 script's string columns) or asim (ASIM NetworkSession)")
 	timeField := fs.String("time-field", "", "rename the event time column (default: the schema's, TimeGenerated or DateTime)")
 	quiet := fs.Bool("quiet", false, "print no summary on stderr, only errors")
 	files, err := parseInterspersed(fs, args)

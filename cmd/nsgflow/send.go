@@ -51,7 +51,7 @@ type sendSetting struct {
 
 var sendSettings = []sendSetting{
 	{key: "destination", def: "logs_ingestion", usage: "logs_ingestion (Logs Ingestion API) or data_collector (HTTP Data Collector API)"},
-	{key: "schema", def: "default", usage: "row layout: default or seed"},
+	{key: "schema", def: "default", usage: "row layout: default, seed or asim"},
 	{key: "cloud", def: "public", usage: "public, china or usgov"},
 	{key: "endpoint", usage: "logs_ingestion: DCE or DCR logs-ingestion endpoint (https; http only on loopback); data_collector: base URL override (emulator)"},
 	{key: "dcr_id", usage: "logs_ingestion: DCR immutable ID, dcr-<32 hex>"},

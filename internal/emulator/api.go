@@ -213,6 +213,9 @@ func (s *Server) logsIngestion(r *http.Request, reqID string, out *bytes.Buffer)
 	}
 	rules := rowRules{
 		declared:   si.declared,
+		drop:       si.drop,
+		strict:     si.TableColumns != nil,
+		table:      si.Table,
 		timeColumn: si.TimeColumn,
 		fillTime:   true,
 		maxField:   liMaxField,

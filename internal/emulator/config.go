@@ -88,6 +88,15 @@ type Stream struct {
 	// A value of the wrong JSON type is stored as sent but counted in
 	// Stats.TypeMismatches (Azure would store null or a conversion).
 	Types map[string]string
+	// TableColumns, when set, is the destination's schema (column -> type),
+	// as for the standard table ASimNetworkSessionLogs: New refuses a stream
+	// declaring a column the table lacks (unless Drop lists it) or with
+	// another type, and a row holding a value that does not fit its column
+	// is refused with 400 InvalidPayload rather than stored and counted.
+	TableColumns map[string]string
+	// Drop lists declared columns the DCR transformation projects away
+	// (`source | project-away ...`): they are checked, then not stored.
+	Drop []string
 }
 
 // StreamForSchema declares a stream with every column of schema.
@@ -107,7 +116,8 @@ func StreamForSchema(name string, schema *flowparse.Schema) Stream {
 
 // DefaultDCRs is one DCR (DefaultDCRImmutableID) with a stream per
 // flowparse layout, among them DefaultStream (flowparse.DefaultSchema,
-// table NsgFlow_CL) and SeedStream (flowparse.SeedSchema, NsgFlowSeed_CL).
+// table NsgFlow_CL), SeedStream (flowparse.SeedSchema, NsgFlowSeed_CL) and
+// AsimStream (flowparse.AsimSchema, the standard table ASimNetworkSessionLogs).
 func DefaultDCRs() []DCR {
 	return []DCR{{
 		ImmutableID: DefaultDCRImmutableID,
@@ -116,10 +126,15 @@ func DefaultDCRs() []DCR {
 }
 
 // layoutStreams declares one stream per flowparse layout, named after the
-// layout's table: Custom-<Schema.Table>, landing in <Schema.Table>_CL.
+// layout's table: Custom-<Schema.Table>, landing in <Schema.Table>_CL, or
+// in the layout's standard table (see StandardStream).
 func layoutStreams() []Stream {
 	var out []Stream
 	for _, s := range flowparse.Schemas {
+		if s.StandardTable != "" {
+			out = append(out, StandardStream(s))
+			continue
+		}
 		out = append(out, StreamForSchema("Custom-"+s.Table, s))
 	}
 	return out
@@ -258,6 +273,9 @@ func (c Config) withDefaults() (Config, error) {
 				if _, ok := columnTypes[t]; !ok {
 					return c, fmt.Errorf("emulator: stream %q column %q: unknown type %q", s.Name, col, t)
 				}
+			}
+			if err := s.checkTable(); err != nil {
+				return c, err
 			}
 		}
 	}

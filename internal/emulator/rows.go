@@ -50,6 +50,9 @@ type rowRules struct {
 	prefix []byte // `{"_table":...,"_api":...,"_request_id":...` (no closing brace)
 	// Logs Ingestion
 	declared   map[string]colType // nil keeps every field
+	drop       map[string]bool    // declared, then projected away (not stored)
+	strict     bool               // a value that does not fit its type refuses the request
+	table      string             // for strict refusals
 	timeColumn string             // copied to TimeGenerated when that is missing
 	fillTime   bool               // add TimeGenerated (ingestion time) when missing
 	now        []byte             // ingestion time as a JSON string
@@ -322,6 +325,17 @@ func (e *rowEncoder) field(key, rawKey []byte, esc bool, row int) *apiError {
 			e.n.dropped++
 			return nil
 		}
+		if r.drop[string(key)] {
+			var valid bool
+			e.scratch, valid = e.skipValue(e.scratch[:0])
+			if !valid || len(e.scratch) == 0 {
+				return e.malformed("row %d: field %q is not valid JSON", row, key)
+			}
+			if ct != colAny && !ct.fits(e.scratch) {
+				return badRequest("InvalidPayload", "row %d: the value of field %s does not fit its declared type %s", row, key, ct)
+			}
+			return nil
+		}
 	}
 	e.out = append(e.out, ',')
 	if esc {
@@ -360,6 +374,10 @@ func (e *rowEncoder) field(key, rawKey []byte, esc bool, row int) *apiError {
 		return nil
 	}
 	if ct != colAny && !ct.fits(e.out[start:]) {
+		if r.strict {
+			return badRequest("InvalidPayload", "row %d: the value of field %s does not fit type %s of column %s in table %s",
+				row, key, ct, key, r.table)
+		}
 		e.n.mismatched = append(e.n.mismatched, string(key))
 	}
 	if string(key) == "TimeGenerated" {

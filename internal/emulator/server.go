@@ -51,7 +51,8 @@ type Server struct {
 type streamInfo struct {
 	Stream
 	declared map[string]colType
-	prefix   string // `{"_table":"...","_api":"logs-ingestion"`
+	drop     map[string]bool // projected away by the DCR transformation
+	prefix   string          // `{"_table":"...","_api":"logs-ingestion"`
 }
 
 // Stats are the emulator's counters since New.
@@ -130,6 +131,12 @@ func New(cfg Config) (*Server, error) {
 			si := &streamInfo{Stream: st, declared: make(map[string]colType, len(st.Columns))}
 			for _, c := range st.Columns {
 				si.declared[c] = columnTypes[st.Types[c]]
+			}
+			if len(st.Drop) > 0 {
+				si.drop = make(map[string]bool, len(st.Drop))
+				for _, c := range st.Drop {
+					si.drop[c] = true
+				}
 			}
 			si.prefix = `{"_table":` + string(appendQuoted(nil, st.Table)) + `,"_api":"` + APILogsIngestion + `"`
 			streams[st.Name] = si

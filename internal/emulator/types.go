@@ -13,6 +13,25 @@ const (
 	colDateTime
 )
 
+// String names the type as Log Analytics does.
+func (t colType) String() string {
+	switch t {
+	case colString:
+		return "string"
+	case colInt:
+		return "int"
+	case colLong:
+		return "long"
+	case colReal:
+		return "real"
+	case colBool:
+		return "boolean"
+	case colDateTime:
+		return "datetime"
+	}
+	return "dynamic"
+}
+
 // columnTypes maps the Log Analytics type names a Stream may declare.
 var columnTypes = map[string]colType{
 	"": colAny, "dynamic": colAny, "guid": colString,

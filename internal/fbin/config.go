@@ -81,7 +81,7 @@ var Keys = []Key{
 	{"done_marker_value", "NSGFlowLogs", "Metadata value of the done marker."},
 	{"ack_mode", DefaultAckMode, "`ack`: the checkpoint moves when the nsgflow output acknowledged delivery (at-least-once end to end). `handover`: when Fluent Bit took the records (any output)."},
 	{"expand", "off", "`off`: one record per flow-log record (the nsgflow output expands them). `on`: one flat event per flow tuple, for filters and other outputs."},
-	{"schema", "default", "Event layout with `expand on`: `default` or `seed`."},
+	{"schema", "default", "Event layout with `expand on`: `default`, `seed` or `asim`."},
 	{"time_field", "", "With `expand on`, rename the event-time column."},
 	{"max_queue_bytes", strconv.Itoa(DefaultMaxQueueBytes), "Bound of the msgpack queue between the blob reader and Fluent Bit; reading pauses when it is full."},
 	{"max_buffer_bytes", strconv.Itoa(DefaultMaxBufferBytes), "Most bytes handed to Fluent Bit per collect (once a second); whole records only."},

@@ -38,7 +38,7 @@ type Key = loganalytics.Key
 // pluginKeys are the keys of the output plugin itself; the destination's
 // follow them in Keys.
 var pluginKeys = []Key{
-	{Name: "schema", Default: "default", Applies: "both", Meaning: "Row layout: `default` (typed columns, EventId) or `seed` (the 2017 script's string columns)."},
+	{Name: "schema", Default: "default", Applies: "both", Meaning: "Row layout: `default` (typed columns, EventId), `seed` (the 2017 script's string columns) or `asim` (Microsoft Sentinel ASIM NetworkSession, for the standard table ASimNetworkSessionLogs)."},
 	{Name: "record_field", Default: DefaultRecordField, Applies: "both", Meaning: "Field that holds a flow-log record, blob or NDJSON line as a JSON string (e.g. `tail` without a parser). Records that are already maps are read directly."},
 	{Name: "nsgflow_log_level", Default: "info", Applies: "both", Meaning: "The plugin's own log level: `error`, `warn`, `info` or `debug`. (Fluent Bit's core consumes `log_level` for every instance, so it never reaches a Go plugin.)"},
 	{Name: "flush_deadline", Default: DefaultFlushDeadline.String(), Applies: "both", Meaning: "Longest time one flush may take, retries included; then the flush returns RETRY having remembered what was accepted. With `Workers`, Fluent Bit waits for running flushes before it stops: keep this at or below `Grace` in `[SERVICE]`."},

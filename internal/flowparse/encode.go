@@ -26,6 +26,8 @@ type Encoder struct {
 	frag    []byte
 	fragSeq uint64
 	fragVer int
+
+	asim asimCache // asim layout only
 }
 
 // groupFragment returns the cached constant-column JSON for ev's group.

@@ -33,7 +33,11 @@ func TestEncodeStrings(t *testing.T) {
 				if !utf8.Valid(r.rows[0]) {
 					t.Errorf("schema %s: row is not valid UTF-8: %q", s.Name, r.rows[0])
 				}
-				if got := decodeRows(t, r.rows)[0]["Rule"]; got != tc.want {
+				col := "Rule"
+				if s == flowparse.AsimSchema {
+					col = "NetworkRuleName"
+				}
+				if got := decodeRows(t, r.rows)[0][col]; got != tc.want {
 					t.Errorf("schema %s: Rule %q, want %q", s.Name, got, tc.want)
 				}
 			}

@@ -33,6 +33,14 @@ type Schema struct {
 	// Table is the custom table (without _CL) the templates and the
 	// emulator use for this layout unless told otherwise.
 	Table string
+	// StandardTable, when set, is the standard Log Analytics table the
+	// layout's rows go to (DCR output stream Microsoft-<StandardTable>):
+	// no custom table is created, and Table names only the DCR input
+	// stream, Custom-<Table>.
+	StandardTable string
+	// Dropped lists columns the layout emits that StandardTable lacks; the
+	// DCR transformation projects them away.
+	Dropped []string
 
 	// row appends one event as a JSON object; group, when set, returns the
 	// JSON of the columns constant within a (record, rule, MAC) group,

@@ -114,6 +114,10 @@ func checkType(t *testing.T, what, typ string, v any) {
 		if typ == flowparse.TypeInt && (i < -1<<31 || i >= 1<<31) {
 			t.Errorf("%s: %d does not fit an int column", what, i)
 		}
+	case flowparse.TypeDynamic:
+		if _, ok := v.(map[string]any); !ok {
+			t.Errorf("%s: %#v is not a JSON object (column type %s)", what, v, typ)
+		}
 	default:
 		t.Errorf("%s: unknown column type %q", what, typ)
 	}
