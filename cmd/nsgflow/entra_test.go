@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -439,4 +440,94 @@ func dropFlags(args []string, names ...string) []string {
 		out = append(out, args[i])
 	}
 	return out
+}
+
+// TestEntraTokenLifetime: with 6-second tokens (the stand-in says
+// expires_in 5), a 20-second stream through nsgflow run sees several
+// refreshes on both sides and no refused request: every storage and Logs
+// Ingestion request carried a token inside its lifetime (Azurite and the
+// emulator check exp with no leeway), and tokens were reused between
+// refreshes rather than fetched per request.
+//
+// What the SDK does with short tokens: azidentity (MSAL) treats a cached
+// token within five minutes of expiry as expired, so every GetToken call
+// goes to the token endpoint. The blob client's bearer policy calls it when
+// the token has expired or, inside those five minutes, at most once per 30
+// seconds; nsgflow's Logs Ingestion token cache calls it halfway through a
+// token's life when that life is under four minutes (two minutes before
+// expiry otherwise). So a 6-second token is refreshed about every 5
+// seconds for storage and every 2.5 seconds for Logs Ingestion, and each
+// is used by many requests in between.
+func TestEntraTokenLifetime(t *testing.T) {
+	r := newEntraRig(t, "public")
+	r.st.SetLifetime(6 * time.Second)
+	ctx := context.Background()
+	svc := r.az.Client()
+	b, err := flowgen.GenerateBlob(flowgen.Options{Format: flowgen.FormatVNetv4, RecordsPerHour: 40, TuplesPerRecord: 4, Seed: 31,
+		Start: time.Now().UTC()}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := azuritetest.CreateContainer(ctx, svc, b.Container); err != nil {
+		t.Fatal(err)
+	}
+	g, err := azuritetest.NewGrower(ctx, svc, b.Container, b.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append(entraArgs(t, r, r.az.Endpoint(), "nsgflow-cp-lifetime", b),
+		"--storage-auth", "managed-identity", "--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant)
+	cmd := exec.Command(os.Args[0], append([]string{"run"}, args...)...)
+	cmd.Env = append(append(append(hermeticEnv(), childEnv+"=1"), r.p.Env()...), append(r.st.ManagedIdentityEnv(), envClientSecret+"="+entraSecret)...)
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	data := b.Blocks[1 : len(b.Blocks)-1]
+	start := time.Now()
+	const stream = 20 * time.Second
+	for i := range data {
+		if err := g.Append(ctx, data[i]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(start.Add(stream * time.Duration(i+1) / time.Duration(len(data)))))
+	}
+	want := expectedIDs(t, b.Bytes())
+	deadline := time.Now().Add(30 * time.Second)
+	for len(gotIDs(t, r.em)) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("nsgflow run: %v\n%s", err, errb.String())
+	}
+	compareIDs(t, want, gotIDs(t, r.em))
+	st := r.em.Stats()
+	storageTok, liTok := r.st.Count(storageAud), r.st.Count(monitorAudPub)
+	t.Logf("%v stream, %d blocks: %d storage tokens, %d Logs Ingestion tokens for %d accepted requests; emulator answers %v",
+		time.Since(start).Round(time.Second), len(data), storageTok, liTok, st.Requests[204], st.Requests)
+	if storageTok < 3 || liTok < 3 {
+		t.Errorf("%d storage and %d Logs Ingestion tokens over %v of 6-second tokens: want several refreshes of each", storageTok, liTok, stream)
+	}
+	if int64(liTok) >= st.Requests[204] {
+		t.Errorf("%d Logs Ingestion tokens for %d requests: tokens are not reused", liTok, st.Requests[204])
+	}
+	if storageTok > 12 {
+		t.Errorf("%d storage tokens in %v: fetched far more often than the token lifetime needs", storageTok, stream)
+	}
+	if n := st.Requests[401] + st.Requests[403]; n != 0 {
+		t.Errorf("%d Logs Ingestion requests refused", n)
+	}
+	for _, bad := range []string{"AuthenticationFailed", "401", "403", "expired"} {
+		if strings.Contains(errb.String(), bad) {
+			t.Errorf("nsgflow run logged %q:\n%s", bad, errb.String())
+		}
+	}
+	for _, q := range r.st.Requests() {
+		if q.Status != 200 {
+			t.Errorf("token request refused: %+v", q)
+		}
+	}
 }

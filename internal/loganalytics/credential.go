@@ -23,7 +23,7 @@ type tokenSource struct {
 
 	mu      sync.Mutex
 	token   string
-	expires time.Time
+	refresh time.Time // when the cached token is replaced
 }
 
 func newTokenSource(c CredentialConfig, cl Cloud, scr *scrubber) (*tokenSource, error) {
@@ -82,22 +82,36 @@ func cloudConfig(c Cloud) cloud.Configuration {
 	return cloud.AzurePublic
 }
 
-// get returns a token valid for at least two more minutes.
+// get returns the cached token until its refresh time, then a new one.
 func (t *tokenSource) get(ctx context.Context) (string, error) {
 	if t.static != "" {
 		return t.static, nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.token != "" && time.Until(t.expires) > 2*time.Minute {
+	now := time.Now()
+	if t.token != "" && now.Before(t.refresh) {
 		return t.token, nil
 	}
 	tok, err := t.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{t.scope}})
 	if err != nil {
 		return "", err
 	}
-	t.token, t.expires = tok.Token, tok.ExpiresOn
+	t.token, t.refresh = tok.Token, refreshTime(now, tok.ExpiresOn)
 	return t.token, nil
+}
+
+// refreshTime is when a token obtained at now and expiring at exp is
+// replaced: two minutes before it expires, or halfway through its life
+// when that is shorter than four minutes (azidentity hands out a new token
+// on every call within five minutes of expiry, so the cache here is what
+// keeps short-lived tokens from being fetched for every request).
+func refreshTime(now, exp time.Time) time.Time {
+	life := exp.Sub(now)
+	if life < 4*time.Minute {
+		return now.Add(life / 2)
+	}
+	return exp.Add(-2 * time.Minute)
 }
 
 // invalidate drops the cached token after a 401.
