@@ -17,8 +17,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
-	"github.com/nsgflow/nsgflow/internal/redact"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
 func init() {

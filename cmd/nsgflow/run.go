@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nsgflow/nsgflow/internal/fbin"
 	"github.com/nsgflow/nsgflow/internal/blobsource"
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
+	"github.com/nsgflow/nsgflow/internal/fbin"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 func init() {
@@ -175,12 +175,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runPipeline builds the source, the sink and the shipper from the merged
 // settings and runs them.
 func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string]bool, opt runOptions, stderr io.Writer) int {
-	level := loganalytics.LevelInfo
+	level := fblog.LevelInfo
 	switch {
 	case opt.verbose:
-		level = loganalytics.LevelDebug
+		level = fblog.LevelDebug
 	case opt.quiet:
-		level = loganalytics.LevelWarn
+		level = fblog.LevelWarn
 	}
 	log := fbin.NewLogger(stderr, level, "nsgflow run")
 

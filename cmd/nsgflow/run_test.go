@@ -20,10 +20,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
-	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 	"github.com/nsgflow/nsgflow/internal/emulator"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 )
 
 const runTestToken = "run-test-bearer-token-0123456789"

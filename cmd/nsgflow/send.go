@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nsgflow/nsgflow/internal/fbconf"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
@@ -331,8 +332,8 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 			return nil, fmt.Errorf("%s: remove it, or set %s", w, flagName("destination"))
 		}
 	}
-	logger := loganalytics.LoggerFunc(func(level loganalytics.Level, format string, args ...any) {
-		if verbose && level >= loganalytics.LevelWarn {
+	logger := loganalytics.LoggerFunc(func(level fblog.Level, format string, args ...any) {
+		if verbose && level >= fblog.LevelWarn {
 			fmt.Fprintf(stderr, "nsgflow send: %s: %s\n", level, fmt.Sprintf(format, args...))
 		}
 	})

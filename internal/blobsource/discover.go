@@ -11,8 +11,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
-	"github.com/nsgflow/nsgflow/internal/redact"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
 // maxDepth bounds the hierarchical walk (a resource path has about 10

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 )
 
 // TestDiscoveryShapesAndFilters puts every known path shape in one

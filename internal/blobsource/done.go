@@ -12,8 +12,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
-	"github.com/nsgflow/nsgflow/internal/redact"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
 // pendingBlob is a closed blob whose records are not all acknowledged yet,

@@ -18,9 +18,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
-	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 )
 
 func markerOn(c *Config) {

@@ -11,9 +11,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
-	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 )
 
 // TestRewrittenBlob: a blob replaced by other content (larger, so only the

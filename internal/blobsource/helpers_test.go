@@ -15,10 +15,10 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
-	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 )
 
 var (

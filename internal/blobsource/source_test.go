@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 )
 
 // TestGrowingBlobExactlyOnce grows a blob block by block while polling it

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
+	"github.com/nsgflow/nsgflow/internal/testkit/azuritetest"
 )
 
 // failingLoads fails Load of the keys containing match, the first n times.

@@ -10,7 +10,6 @@ import (
 	"github.com/nsgflow/nsgflow/internal/fbconf"
 	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
 // ConfigGetter returns a configuration value by key, "" when unset. The
@@ -103,7 +102,7 @@ type Config struct {
 	TimeField      string
 	MaxQueueBytes  int
 	MaxBufferBytes int
-	LogLevel       loganalytics.Level
+	LogLevel       fblog.Level
 }
 
 // ParseConfig reads and validates every key. Errors name the key and how to

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 const testKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -35,7 +35,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.AckMode != AckOutput || c.Expand || c.MaxQueueBytes != DefaultMaxQueueBytes || c.MaxBufferBytes != DefaultMaxBufferBytes ||
-		c.LogLevel != loganalytics.LevelInfo || c.Source.Start != "now" || c.Source.PollInterval != blobsource.DefaultPollInterval ||
+		c.LogLevel != fblog.LevelInfo || c.Source.Start != "now" || c.Source.PollInterval != blobsource.DefaultPollInterval ||
 		c.Source.Grace != blobsource.DefaultGrace || c.Source.DoneMarker.Enabled || c.Source.DoneMarker.Key != "OmsLogType" ||
 		c.Source.Auth.AccountKey != testKey || c.Source.CheckpointDir != "/tmp/cp" || len(c.Source.Containers) != 0 {
 		t.Errorf("defaults: %+v", c)
@@ -77,7 +77,7 @@ func TestParseConfig(t *testing.T) {
 		{"start time", with("start", "2026-11-26T09:30:00Z"), func(c Config) bool { return c.Source.Start == "2026-11-26T09:30:00Z" }},
 		{"checkpoint container", with("checkpoint_dir", "", "checkpoint_container", "nsgflow-cp", "checkpoint_prefix", "p/"),
 			func(c Config) bool { return c.CheckpointContainer == "nsgflow-cp" && c.CheckpointPrefix == "p/" }},
-		{"log level", with("nsgflow_log_level", "DEBUG"), func(c Config) bool { return c.LogLevel == loganalytics.LevelDebug }},
+		{"log level", with("nsgflow_log_level", "DEBUG"), func(c Config) bool { return c.LogLevel == fblog.LevelDebug }},
 		{"account from Azurite endpoint", MapConfig{"storage_key": testKey, "storage_endpoint": "http://127.0.0.1:10000/devstoreaccount1", "checkpoint_dir": "d"},
 			func(c Config) bool { return c.Source.Auth.AccountName == "devstoreaccount1" }},
 		{"account from Azure endpoint", MapConfig{"storage_key": testKey, "storage_endpoint": "https://acct1.blob.core.windows.net/", "checkpoint_dir": "d"},

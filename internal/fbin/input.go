@@ -10,6 +10,7 @@ import (
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 // Source is what the input needs of a blob reader: blobsource.Source, or a
@@ -36,7 +37,7 @@ const batchTarget = 256 << 10
 // time; everything else runs on the Input's goroutines.
 type Input struct {
 	cfg   Config
-	log   *Logger
+	log   *fblog.Logger
 	src   Source
 	store checkpoint.Store
 	q     *queue
@@ -63,7 +64,7 @@ type inputCounters struct {
 
 // NewInput builds an Input reading src and acknowledging in store. It
 // starts nothing; call Start.
-func NewInput(cfg Config, src Source, store checkpoint.Store, log *Logger) *Input {
+func NewInput(cfg Config, src Source, store checkpoint.Store, log *fblog.Logger) *Input {
 	in := &Input{cfg: cfg, log: log, src: src, store: store, q: newQueue(cfg.MaxQueueBytes)}
 	in.encs.New = func() any { return NewEncoder(cfg.Expand, cfg.Schema, cfg.TimeField) }
 	in.acker = newAcker(store, log)
@@ -250,7 +251,7 @@ func (in *Input) Stats() InputStats {
 // merging adjacent ranges of one blob into one write.
 type acker struct {
 	store checkpoint.Store
-	log   *Logger
+	log   *fblog.Logger
 
 	mu      sync.Mutex
 	pending []checkpoint.Range
@@ -263,7 +264,7 @@ type acker struct {
 	acked, failed atomic.Int64
 }
 
-func newAcker(store checkpoint.Store, log *Logger) *acker {
+func newAcker(store checkpoint.Store, log *fblog.Logger) *acker {
 	return &acker{store: store, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
 )
 
@@ -58,7 +59,7 @@ func newTestInput(t *testing.T, mode string, expand bool, maxQueue int, src Sour
 		t.Fatal(err)
 	}
 	cfg := Config{AckMode: mode, Expand: expand, MaxQueueBytes: maxQueue, MaxBufferBytes: 64 << 10}
-	in := NewInput(cfg, src, store, &Logger{W: io.Discard})
+	in := NewInput(cfg, src, store, &fblog.Logger{W: io.Discard})
 	in.Start()
 	return in, store
 }
@@ -187,7 +188,6 @@ func TestInputQueueBound(t *testing.T) {
 		t.Fatalf("%d entries, want %d", len(ents), blob.Tuples)
 	}
 }
-
 
 // TestInputSelfAck: ranges with nothing to deliver (the head alone, a
 // record that is not JSON, in expand mode a record without tuples) are

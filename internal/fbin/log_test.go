@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 // TestNewLoggerRedacts: the input's logger never prints a SAS or key that
@@ -20,7 +20,7 @@ func TestNewLoggerRedacts(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			l := NewLogger(&b, loganalytics.LevelInfo, "input:nsgflow_blob:nsgflow_blob.0")
+			l := NewLogger(&b, fblog.LevelInfo, "input:nsgflow_blob:nsgflow_blob.0")
 			l.Debugf("hidden %s", tc.msg)
 			l.Errorf("%s", tc.msg)
 			got := b.String()

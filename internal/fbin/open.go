@@ -7,6 +7,7 @@ import (
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
@@ -14,7 +15,7 @@ import (
 // configuration describes: a local directory, or a container in the same
 // storage account (created if missing, which needs write access). The
 // source logs through log.
-func OpenSource(cfg Config, log *Logger) (*blobsource.Source, checkpoint.Store, error) {
+func OpenSource(cfg Config, log *fblog.Logger) (*blobsource.Source, checkpoint.Store, error) {
 	sc := cfg.Source
 	sc.Logger = log.Slog()
 	var store checkpoint.Store

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsgflow/nsgflow/internal/blobsource"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
@@ -19,7 +20,7 @@ import (
 type ShipperOptions struct {
 	Sink  loganalytics.Sink // required
 	Store checkpoint.Store  // required: where delivered ranges are acknowledged
-	Log   *Logger
+	Log   *fblog.Logger
 	// Schema and TimeField shape the events (default schema, its time column).
 	Schema    *flowparse.Schema
 	TimeField string
@@ -93,7 +94,7 @@ func NewShipper(o ShipperOptions) (*Shipper, error) {
 		return nil, errors.New("blobinput: shipper needs a Sink and a Store")
 	}
 	if o.Log == nil {
-		o.Log = &Logger{}
+		o.Log = &fblog.Logger{}
 	}
 	if o.FlushBytes <= 0 {
 		o.FlushBytes = 4 << 20

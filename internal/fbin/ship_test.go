@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowgen"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
@@ -104,7 +105,7 @@ func TestShipper(t *testing.T) {
 			for k, v := range tc.transient {
 				sink.transient[k] = v
 			}
-			sh, err := NewShipper(ShipperOptions{Sink: sink, Store: store, Log: &Logger{W: io.Discard}, Linger: 10 * time.Millisecond, SendWindow: 4, RetryBackoff: 5 * time.Millisecond})
+			sh, err := NewShipper(ShipperOptions{Sink: sink, Store: store, Log: &fblog.Logger{W: io.Discard}, Linger: 10 * time.Millisecond, SendWindow: 4, RetryBackoff: 5 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}

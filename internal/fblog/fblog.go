@@ -4,7 +4,9 @@
 //
 // with the plugin's own level setting (Fluent Bit keeps log_level for its
 // core), so the plugins' lines read like the rest of Fluent Bit's log.
-// Logger implements loganalytics.Logger and, through Slog, log/slog.
+// Logger is the one logger of every package: it implements the small
+// Logf interface the delivery sinks take (loganalytics.Logger) and, through
+// Slog, log/slog (the blob reader).
 package fblog
 
 import (
@@ -13,23 +15,46 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
+// Level is a log line's severity.
+type Level int8
+
+// Log levels, in increasing severity.
+const (
+	LevelDebug Level = iota
+	LevelInfo
+	LevelWarn
+	LevelError
+)
+
+func (l Level) String() string {
+	switch l {
+	case LevelDebug:
+		return "debug"
+	case LevelInfo:
+		return "info"
+	case LevelWarn:
+		return "warn"
+	case LevelError:
+		return "error"
+	}
+	return fmt.Sprintf("Level(%d)", int8(l))
+}
+
 // ParseLevel reads error, warn (or warning), info or debug; "" is info.
-func ParseLevel(s string) (loganalytics.Level, error) {
+func ParseLevel(s string) (Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "error":
-		return loganalytics.LevelError, nil
+		return LevelError, nil
 	case "warn", "warning":
-		return loganalytics.LevelWarn, nil
+		return LevelWarn, nil
 	case "", "info":
-		return loganalytics.LevelInfo, nil
+		return LevelInfo, nil
 	case "debug":
-		return loganalytics.LevelDebug, nil
+		return LevelDebug, nil
 	}
-	return loganalytics.LevelInfo, fmt.Errorf("log level %q unknown: use error, warn, info or debug", s)
+	return LevelInfo, fmt.Errorf("log level %q unknown: use error, warn, info or debug", s)
 }
 
 // Logger writes one line per call, with one Write per line so that lines
@@ -37,7 +62,7 @@ func ParseLevel(s string) (loganalytics.Level, error) {
 // W, prints nothing. Set the fields before first use.
 type Logger struct {
 	W     io.Writer
-	Level loganalytics.Level
+	Level Level
 	// Prefix names the writer inside the third brackets, e.g.
 	// "output:nsgflow:nsgflow.0" or "input:nsgflow_blob:nsgflow_blob.0".
 	Prefix string
@@ -50,19 +75,19 @@ type Logger struct {
 	mu sync.Mutex
 }
 
-var levelTags = map[loganalytics.Level]string{
-	loganalytics.LevelDebug: "[debug]",
-	loganalytics.LevelInfo:  "[ info]",
-	loganalytics.LevelWarn:  "[ warn]",
-	loganalytics.LevelError: "[error]",
+var levelTags = map[Level]string{
+	LevelDebug: "[debug]",
+	LevelInfo:  "[ info]",
+	LevelWarn:  "[ warn]",
+	LevelError: "[error]",
 }
 
 // Enabled reports whether lines of level are printed.
-func (l *Logger) Enabled(level loganalytics.Level) bool { return l != nil && l.W != nil && level >= l.Level }
+func (l *Logger) Enabled(level Level) bool { return l != nil && l.W != nil && level >= l.Level }
 
 // Logf prints one line when level is enabled; newlines in the message
 // become spaces.
-func (l *Logger) Logf(level loganalytics.Level, format string, args ...any) {
+func (l *Logger) Logf(level Level, format string, args ...any) {
 	if !l.Enabled(level) {
 		return
 	}
@@ -82,7 +107,7 @@ func (l *Logger) Logf(level loganalytics.Level, format string, args ...any) {
 }
 
 // Errorf, Warnf, Infof and Debugf are shorthands.
-func (l *Logger) Errorf(format string, args ...any) { l.Logf(loganalytics.LevelError, format, args...) }
-func (l *Logger) Warnf(format string, args ...any)  { l.Logf(loganalytics.LevelWarn, format, args...) }
-func (l *Logger) Infof(format string, args ...any)  { l.Logf(loganalytics.LevelInfo, format, args...) }
-func (l *Logger) Debugf(format string, args ...any) { l.Logf(loganalytics.LevelDebug, format, args...) }
+func (l *Logger) Errorf(format string, args ...any) { l.Logf(LevelError, format, args...) }
+func (l *Logger) Warnf(format string, args ...any)  { l.Logf(LevelWarn, format, args...) }
+func (l *Logger) Infof(format string, args ...any)  { l.Logf(LevelInfo, format, args...) }
+func (l *Logger) Debugf(format string, args ...any) { l.Logf(LevelDebug, format, args...) }

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
 var fixedNow = func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
@@ -14,16 +12,16 @@ var fixedNow = func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, tim
 func TestParseLevel(t *testing.T) {
 	tests := []struct {
 		in   string
-		want loganalytics.Level
+		want Level
 		ok   bool
 	}{
-		{"error", loganalytics.LevelError, true},
-		{" WARN ", loganalytics.LevelWarn, true},
-		{"warning", loganalytics.LevelWarn, true},
-		{"", loganalytics.LevelInfo, true},
-		{"info", loganalytics.LevelInfo, true},
-		{"Debug", loganalytics.LevelDebug, true},
-		{"trace", loganalytics.LevelInfo, false},
+		{"error", LevelError, true},
+		{" WARN ", LevelWarn, true},
+		{"warning", LevelWarn, true},
+		{"", LevelInfo, true},
+		{"info", LevelInfo, true},
+		{"Debug", LevelDebug, true},
+		{"trace", LevelInfo, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -38,12 +36,12 @@ func TestParseLevel(t *testing.T) {
 func TestLogf(t *testing.T) {
 	tests := []struct {
 		name   string
-		level  loganalytics.Level
+		level  Level
 		redact func(string) string
 		log    func(l *Logger)
 		want   string
 	}{
-		{"format and levels", loganalytics.LevelInfo, nil, func(l *Logger) {
+		{"format and levels", LevelInfo, nil, func(l *Logger) {
 			l.Debugf("hidden")
 			l.Infof("hello %d", 1)
 			l.Warnf("careful")
@@ -51,13 +49,13 @@ func TestLogf(t *testing.T) {
 		}, "[2026/11/26 09:00:00] [ info] [output:nsgflow:nsgflow.3] hello 1\n" +
 			"[2026/11/26 09:00:00] [ warn] [output:nsgflow:nsgflow.3] careful\n" +
 			"[2026/11/26 09:00:00] [error] [output:nsgflow:nsgflow.3] bad\n"},
-		{"debug enabled", loganalytics.LevelDebug, nil, func(l *Logger) { l.Debugf("shown") },
+		{"debug enabled", LevelDebug, nil, func(l *Logger) { l.Debugf("shown") },
 			"[2026/11/26 09:00:00] [debug] [output:nsgflow:nsgflow.3] shown\n"},
-		{"error only", loganalytics.LevelError, nil, func(l *Logger) { l.Warnf("hidden"); l.Errorf("x") },
+		{"error only", LevelError, nil, func(l *Logger) { l.Warnf("hidden"); l.Errorf("x") },
 			"[2026/11/26 09:00:00] [error] [output:nsgflow:nsgflow.3] x\n"},
-		{"newlines become spaces", loganalytics.LevelInfo, nil, func(l *Logger) { l.Infof("a\nb\nc") },
+		{"newlines become spaces", LevelInfo, nil, func(l *Logger) { l.Infof("a\nb\nc") },
 			"[2026/11/26 09:00:00] [ info] [output:nsgflow:nsgflow.3] a b c\n"},
-		{"redact applied", loganalytics.LevelInfo, func(s string) string { return strings.ReplaceAll(s, "SECRET", "REDACTED") },
+		{"redact applied", LevelInfo, func(s string) string { return strings.ReplaceAll(s, "SECRET", "REDACTED") },
 			func(l *Logger) { l.Errorf("GET http://x/?sig=%s", "SECRET") },
 			"[2026/11/26 09:00:00] [error] [output:nsgflow:nsgflow.3] GET http://x/?sig=REDACTED\n"},
 	}
@@ -75,9 +73,9 @@ func TestLogf(t *testing.T) {
 
 func TestDisabledLoggers(t *testing.T) {
 	var nilLogger *Logger
-	noWriter := &Logger{Level: loganalytics.LevelDebug}
+	noWriter := &Logger{Level: LevelDebug}
 	for name, l := range map[string]*Logger{"nil": nilLogger, "no writer": noWriter} {
-		if l.Enabled(loganalytics.LevelError) {
+		if l.Enabled(LevelError) {
 			t.Errorf("%s logger is enabled", name)
 		}
 		l.Errorf("must not panic") // prints nothing
@@ -139,7 +137,7 @@ func TestSlog(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			l := &Logger{W: &b, Level: loganalytics.LevelInfo, Prefix: "input:x", Now: fixedNow}
+			l := &Logger{W: &b, Level: LevelInfo, Prefix: "input:x", Now: fixedNow}
 			tc.log(l)
 			if b.String() != tc.want {
 				t.Errorf("got %q\nwant %q", b.String(), tc.want)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
 // Slog returns a slog.Logger writing through l, for libraries that log
@@ -20,16 +18,16 @@ type slogHandler struct {
 	group string
 }
 
-func slogLevel(lv slog.Level) loganalytics.Level {
+func slogLevel(lv slog.Level) Level {
 	switch {
 	case lv >= slog.LevelError:
-		return loganalytics.LevelError
+		return LevelError
 	case lv >= slog.LevelWarn:
-		return loganalytics.LevelWarn
+		return LevelWarn
 	case lv >= slog.LevelInfo:
-		return loganalytics.LevelInfo
+		return LevelInfo
 	}
-	return loganalytics.LevelDebug
+	return LevelDebug
 }
 
 func (h *slogHandler) Enabled(_ context.Context, lv slog.Level) bool {

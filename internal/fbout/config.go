@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nsgflow/nsgflow/internal/fbconf"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
@@ -56,7 +57,7 @@ var Keys = append(append(append([]Key{}, loganalytics.Keys[0]), pluginKeys...), 
 type Config struct {
 	Schema              *flowparse.Schema
 	RecordField         string
-	LogLevel            Level
+	LogLevel            fblog.Level
 	FlushDeadline       time.Duration
 	Grace               time.Duration
 	MaxRememberedChunks int
@@ -79,7 +80,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 	}
 	c.RecordField = p.Str("record_field", DefaultRecordField)
 	lvl := p.Choice("nsgflow_log_level", "info", "error", "warn", "warning", "info", "debug")
-	c.LogLevel, _ = ParseLevel(lvl)
+	c.LogLevel, _ = fblog.ParseLevel(lvl)
 	c.FlushDeadline = p.Duration("flush_deadline", DefaultFlushDeadline, time.Second, 10*time.Minute)
 	c.Grace = p.Duration("grace", DefaultGrace, 0, time.Minute)
 	c.MaxRememberedChunks = p.Int("max_remembered_chunks", DefaultMaxRememberedChunks, 0, 1<<20)
@@ -98,7 +99,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 
 // Options returns the pipeline options the configuration describes, for the
 // given sink, logger and (optional) acker.
-func (c Config) Options(sink loganalytics.Sink, log *Logger, acker Acker) Options {
+func (c Config) Options(sink loganalytics.Sink, log *fblog.Logger, acker Acker) Options {
 	return Options{
 		Sink:                sink,
 		Schema:              c.Schema,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/emulator"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 // TestAgainstEmulator runs config → sink → pipeline against the in-process
@@ -44,7 +45,7 @@ func TestAgainstEmulator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			log := &Logger{W: io.Discard, Level: cfg.LogLevel, Prefix: LogPrefix("nsgflow.0")}
+			log := &fblog.Logger{W: io.Discard, Level: cfg.LogLevel, Prefix: LogPrefix("nsgflow.0")}
 			sink, err := cfg.NewSink(log)
 			if err != nil {
 				t.Fatal(err)

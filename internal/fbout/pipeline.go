@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/fbconf"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
@@ -71,7 +72,7 @@ type Options struct {
 	// Acker, if set, receives the provenance of fully accepted records.
 	Acker Acker
 	// Log receives the pipeline's lines (nil: discarded).
-	Log *Logger
+	Log *fblog.Logger
 }
 
 // Pipeline turns Fluent Bit chunks into delivered events. Flush may be called
@@ -108,7 +109,7 @@ func New(o Options) (*Pipeline, error) {
 		o.FlushDeadline = DefaultFlushDeadline
 	}
 	if o.Log == nil {
-		o.Log = &Logger{W: io.Discard, Level: loganalytics.LevelError + 1}
+		o.Log = &fblog.Logger{W: io.Discard, Level: fblog.LevelError + 1}
 	}
 	p := &Pipeline{o: o, mem: newMemory(o.MaxRememberedChunks), idle: make(chan struct{})}
 	p.root, p.cancel = context.WithCancel(context.Background())

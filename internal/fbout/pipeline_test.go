@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
@@ -168,7 +169,7 @@ func TestPermanentErrorDropsChunk(t *testing.T) {
 	sink := newFakeSink(t, 0)
 	sink.answer = func(int, loganalytics.Batch) string { return "reject" }
 	var log strings.Builder
-	p := newTestPipeline(t, sink, Options{Log: &Logger{W: &log, Prefix: LogPrefix("nsgflow.0")}})
+	p := newTestPipeline(t, sink, Options{Log: &fblog.Logger{W: &log, Prefix: LogPrefix("nsgflow.0")}})
 	if got := p.Flush(chunk, "flow"); got != Error {
 		t.Fatalf("Flush = %v, want ERROR", got)
 	}
@@ -268,7 +269,7 @@ func TestMemoryLRU(t *testing.T) {
 
 func TestLoggerFormat(t *testing.T) {
 	var b strings.Builder
-	l := &Logger{W: &b, Level: 1, Prefix: LogPrefix("nsgflow.3"), Now: func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }}
+	l := &fblog.Logger{W: &b, Level: 1, Prefix: LogPrefix("nsgflow.3"), Now: func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }}
 	l.Debugf("hidden")
 	l.Infof("hello %d\nworld", 1)
 	l.Errorf("bad")

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 // outcomeKind classifies one attempt.
@@ -173,7 +175,7 @@ func (e *engine) piece(ctx context.Context, ev *Events, b Batch, r *pieceResult)
 	if b.Reason != "" {
 		r.evRej += b.Count
 		r.fail(e.errorf(0, "", true, "%s: event %d not sent: %s", e.api.name(), b.First, b.Reason), true)
-		e.log.Logf(LevelError, "%s: event %d rejected: %s", e.api.name(), b.First, b.Reason)
+		e.log.Logf(fblog.LevelError, "%s: event %d rejected: %s", e.api.name(), b.First, b.Reason)
 		return false
 	}
 	out := e.attempts(ctx, ev, b, r)
@@ -191,14 +193,14 @@ func (e *engine) piece(ctx context.Context, ev *Events, b Batch, r *pieceResult)
 		r.splits++
 		r.splitKeys = append(r.splitKeys, b.Key^SplitMark)
 		l, rt := halves(ev, b)
-		e.log.Logf(LevelWarn, "%s: body of %d events (%d bytes) too large: splitting into %d + %d events", e.api.name(), b.Count, b.Bytes, l.Count, rt.Count)
+		e.log.Logf(fblog.LevelWarn, "%s: body of %d events (%d bytes) too large: splitting into %d + %d events", e.api.name(), b.Count, b.Bytes, l.Count, rt.Count)
 		okL := e.piece(ctx, ev, l, r)
 		okR := e.piece(ctx, ev, rt, r)
 		return okL && okR
 	case outPermanent:
 		r.evRej += b.Count
 		r.fail(out.err, true)
-		e.log.Logf(LevelError, "%v", out.err)
+		e.log.Logf(fblog.LevelError, "%v", out.err)
 		return false
 	default:
 		r.fail(out.err, false)
@@ -246,7 +248,7 @@ func (e *engine) attempts(ctx context.Context, ev *Events, b Batch, r *pieceResu
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return outcome{kind: outTransient, err: e.errorf(errStatus(out.err), reqIDOf(out.err), false, "%v (not retried: the next attempt, in %v, would pass the deadline)", out.err, wait.Round(time.Millisecond))}
 		}
-		e.log.Logf(LevelWarn, "%v; retry %d/%d in %v", out.err, attempt+1, e.d.MaxRetries, wait.Round(time.Millisecond))
+		e.log.Logf(fblog.LevelWarn, "%v; retry %d/%d in %v", out.err, attempt+1, e.d.MaxRetries, wait.Round(time.Millisecond))
 		if err := e.d.Sleep(ctx, wait); err != nil {
 			return outcome{kind: outTransient, err: e.errorf(errStatus(out.err), reqIDOf(out.err), false, "%v (retry abandoned: %v)", out.err, err)}
 		}

@@ -2,7 +2,8 @@ package loganalytics
 
 import (
 	"context"
-	"fmt"
+
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 // Sink delivers batches of encoded events to one Log Analytics destination.
@@ -62,30 +63,9 @@ func (r *Report) OK() bool {
 	return true
 }
 
-// Level is a log line's severity.
-type Level int8
-
-// Log levels, in increasing severity.
-const (
-	LevelDebug Level = iota
-	LevelInfo
-	LevelWarn
-	LevelError
-)
-
-func (l Level) String() string {
-	switch l {
-	case LevelDebug:
-		return "debug"
-	case LevelInfo:
-		return "info"
-	case LevelWarn:
-		return "warn"
-	case LevelError:
-		return "error"
-	}
-	return fmt.Sprintf("Level(%d)", int8(l))
-}
+// Level is a log line's severity (package fblog owns it: one logging
+// model for every package).
+type Level = fblog.Level
 
 // Logger receives the sinks' log lines (retries, splits, permanent errors).
 // Lines never hold secrets. Implementations must be safe for concurrent use.

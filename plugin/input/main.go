@@ -27,7 +27,7 @@ import (
 	"github.com/fluent/fluent-bit-go/input"
 
 	"github.com/nsgflow/nsgflow/internal/fbin"
-	"github.com/nsgflow/nsgflow/internal/loganalytics"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 )
 
 const (
@@ -40,7 +40,7 @@ const (
 var (
 	mu   sync.Mutex
 	inst *fbin.Input
-	ilog *fbin.Logger
+	ilog *fblog.Logger
 )
 
 // getter reads Fluent Bit properties of the instance being initialised.
@@ -48,8 +48,8 @@ type getter struct{ plugin unsafe.Pointer }
 
 func (g getter) Get(key string) string { return input.FLBPluginConfigKey(g.plugin, key) }
 
-func bootLog() *fbin.Logger {
-	return fbin.NewLogger(os.Stderr, loganalytics.LevelInfo, "input:"+pluginName+":"+pluginName+".0")
+func bootLog() *fblog.Logger {
+	return fbin.NewLogger(os.Stderr, fblog.LevelInfo, "input:"+pluginName+":"+pluginName+".0")
 }
 
 func stack() string {
@@ -216,7 +216,7 @@ func FLBPluginExit() (rc int) {
 	return input.FLB_OK
 }
 
-func ilogOrBoot() *fbin.Logger {
+func ilogOrBoot() *fblog.Logger {
 	mu.Lock()
 	defer mu.Unlock()
 	if ilog != nil {

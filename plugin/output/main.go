@@ -18,6 +18,7 @@ import (
 
 	"github.com/fluent/fluent-bit-go/output"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
+	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/fbout"
 )
 
@@ -30,7 +31,7 @@ const (
 type instance struct {
 	name  string
 	cfg   fbout.Config
-	log   *fbout.Logger
+	log   *fblog.Logger
 	pipe  *fbout.Pipeline
 	exits atomic.Bool
 }
@@ -45,8 +46,8 @@ type getter struct{ plugin unsafe.Pointer }
 func (g getter) Get(key string) string { return output.FLBPluginConfigKey(g.plugin, key) }
 
 // bootLog is used before an instance has its own logger.
-func bootLog(name string) *fbout.Logger {
-	return &fbout.Logger{W: os.Stderr, Level: fbout.Level(0), Prefix: fbout.LogPrefix(name)}
+func bootLog(name string) *fblog.Logger {
+	return &fblog.Logger{W: os.Stderr, Level: fblog.Level(0), Prefix: fbout.LogPrefix(name)}
 }
 
 //export FLBPluginRegister
@@ -74,7 +75,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		bootLog(name).Errorf("invalid configuration: %v", err)
 		return output.FLB_ERROR
 	}
-	log := &fbout.Logger{W: os.Stderr, Level: cfg.LogLevel, Prefix: fbout.LogPrefix(name)}
+	log := &fblog.Logger{W: os.Stderr, Level: cfg.LogLevel, Prefix: fbout.LogPrefix(name)}
 	for _, w := range cfg.Warnings {
 		log.Warnf("configuration: %s", w)
 	}
@@ -187,7 +188,7 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	if left > 0 {
 		inst.log.Warnf("exit: %d flushes abandoned after grace %v", left, inst.cfg.Grace)
 	}
-	if inst.log.Enabled(fbout.Level(0)) {
+	if inst.log.Enabled(fblog.Level(0)) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		inst.log.Debugf("go heap: HeapInuse=%d HeapAlloc=%d Sys=%d NumGC=%d", ms.HeapInuse, ms.HeapAlloc, ms.Sys, ms.NumGC)
