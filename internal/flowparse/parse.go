@@ -99,17 +99,26 @@ func (p *Parser) NDJSON(data []byte) error { return p.Parse(data) }
 // Parse expands any of the accepted shapes: a blob, a range of one, an array
 // of records, one record, or NDJSON of records. Problems inside the input are
 // counted skips; the only error is input that is not flow-log JSON at all.
-func (p *Parser) Parse(data []byte) error {
+func (p *Parser) Parse(data []byte) error { return p.parse(data, false) }
+
+// parse is Parse; cont marks a later piece of one input (ParseReader): the
+// record count goes on and a piece starting with stray bytes is a counted
+// skip, not an error.
+func (p *Parser) parse(data []byte, cont bool) error {
 	data = bytes.TrimPrefix(data, bom)
 	s := scanner{b: data}
-	p.recIdx = 0
+	if !cont {
+		p.recIdx = 0
+	}
 	switch s.peek() {
 	case 0:
 		return nil
 	case '{', '[', ',', ']':
 	default:
-		p.skip(SkipMalformed, -1, s.i, "input does not start with '{', '[' or ','")
-		return ErrNotFlowLog
+		if !cont {
+			p.skip(SkipMalformed, -1, s.i, "input does not start with '{', '[' or ','")
+			return ErrNotFlowLog
+		}
 	}
 	// inArray is true between a blob head (or '[') and its ']'. Outside
 	// one, a head starts a new blob: concatenated blobs expand fully.
