@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -71,21 +72,26 @@ func runParse(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, file = range files {
 		tot.files++
-		data, err := readInput(file)
+		in, closeIn, err := openInput(file)
 		if err != nil {
 			fmt.Fprintf(stderr, "nsgflow parse: %v\n", err)
 			tot.failed++
 			continue
 		}
 		p.Reset()
-		err = p.Parse(data)
+		cr := &countingReader{r: in}
+		err = p.ParseReader(cr)
+		closeIn()
 		addStats(&tot.stats, &p.Stats)
 		switch {
-		case err != nil: // flowparse.ErrNotFlowLog: the input is not JSON of a known shape
+		case err != nil && !errors.Is(err, flowparse.ErrNotFlowLog):
+			fmt.Fprintf(stderr, "nsgflow parse: %s: reading: %v\n", file, err)
+			tot.failed++
+		case err != nil: // the input is not JSON of a known shape
 			fmt.Fprintf(stderr, "nsgflow parse: %s: %v\n", file, err)
 			tot.failed++
 		case p.Stats.Records == 0:
-			fmt.Fprintf(stderr, "nsgflow parse: %s: no flow-log records found (%d bytes, %d skipped)\n", file, len(data), p.Stats.RecordsSkipped)
+			fmt.Fprintf(stderr, "nsgflow parse: %s: no flow-log records found (%d bytes, %d skipped)\n", file, cr.n, p.Stats.RecordsSkipped)
 			tot.failed++
 		}
 		if err := out.Flush(); err != nil {
@@ -106,21 +112,29 @@ func runParse(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// readInput reads a whole file, or standard input for "-".
-func readInput(name string) ([]byte, error) {
+// openInput opens a file, or standard input for "-", to be read in pieces.
+func openInput(name string) (io.Reader, func(), error) {
 	if name == "-" {
-		b, err := io.ReadAll(stdin)
-		if err != nil {
-			return nil, fmt.Errorf("reading standard input: %w", err)
-		}
-		return b, nil
+		return stdin, func() {}, nil
 	}
-	b, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if err != nil {
 		// os errors already name the file.
-		return nil, err
+		return nil, nil, err
 	}
-	return b, nil
+	return f, func() { f.Close() }, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func addStats(dst, src *flowparse.Stats) {

@@ -84,7 +84,7 @@ func TestParseSamples(t *testing.T) {
 func TestParseOptionsAndInputs(t *testing.T) {
 	v1 := filepath.Join(sharedSamplesDir, "msdocs-nsg-v1-fabrikam-2017.json")
 	v4 := filepath.Join(sharedSamplesDir, "elastic-vnet-v4-testdata.json")
-	single, err := readInput(filepath.Join(sharedSamplesDir, "elastic-vnet-v4-single-record.ndjson"))
+	single, err := os.ReadFile(filepath.Join(sharedSamplesDir, "elastic-vnet-v4-single-record.ndjson"))
 	if err != nil {
 		t.Fatal(err)
 	}

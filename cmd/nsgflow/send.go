@@ -283,13 +283,12 @@ type sendJob struct {
 	sink      loganalytics.Sink
 	enc       *flowparse.Encoder
 	withRID   bool
-	chunk     int // flush the events buffer past this many bytes
 	timeout   time.Duration
 	stderr    io.Writer
 	progress  bool
 	shownLine bool
 	tot       sendTotals
-	ev        loganalytics.Events
+	st        *loganalytics.Stream
 }
 
 // flagName is how the CLI's messages name a setting: its flag.
@@ -343,39 +342,50 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 	}
 	job.enc.TimeField = dest.TimeField
 	job.withRID = dest.AzureResourceID
-	conc := max(dest.Concurrency(), 4)
-	job.chunk = min(max(16<<20, dest.MaxBody()*conc), 128<<20)
 	return job, nil
 }
 
-// sendFile parses one file (or stdin) and sends its events in chunks.
+// sendFile streams one file (or stdin): it is read in pieces
+// (flowparse.ParseReader) and its events go to a loganalytics.Stream, which
+// sends each body while the next is encoded with at most concurrency bodies
+// alive, so memory does not grow with the file.
 func (j *sendJob) sendFile(ctx context.Context, name string) {
 	j.tot.files++
-	var data []byte
-	var err error
-	if name == "-" {
-		data, err = io.ReadAll(stdin)
-	} else {
-		data, err = os.ReadFile(name)
-	}
-	if err != nil {
-		j.fileError(name, err)
-		return
-	}
-	p := flowparse.Parser{OnEvent: func(e *flowparse.Event) {
-		j.ev.AppendWith(func(b []byte) []byte { return j.enc.Append(b, e) })
-		if j.withRID {
-			j.ev.SetResourceID(string(e.TargetResource))
+	var in io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			j.fileError(name, err)
+			return
 		}
-		if len(j.ev.Buf) >= j.chunk {
-			j.flush(ctx)
+		defer f.Close()
+		in = f
+	}
+	if j.st == nil {
+		j.st = loganalytics.NewStream(ctx, j.sink, nil)
+	} else {
+		j.st.Reset(ctx, j.sink, nil)
+	}
+	st := j.st
+	n := 0
+	p := flowparse.Parser{OnEvent: func(e *flowparse.Event) {
+		st.AppendWith(func(b []byte) []byte { return j.enc.Append(b, e) })
+		if j.withRID {
+			st.SetResourceID(string(e.TargetResource))
+		}
+		if n++; n&0xffff == 0 && j.progress {
+			fmt.Fprintf(j.stderr, "\r\033[Kparsed %d events", j.tot.parsed+int64(st.Len()))
+			j.shownLine = true
 		}
 	}}
-	perr := p.Parse(data)
+	perr := p.ParseReader(in)
 	j.tot.recordsSkipped += p.Stats.RecordsSkipped
 	j.tot.tuplesSkipped += p.Stats.TuplesSkipped
-	j.flush(ctx)
+	j.settle(st.Len(), st.Close())
 	if perr != nil {
+		if name == "-" {
+			perr = fmt.Errorf("reading standard input: %w", perr)
+		}
 		j.fileError(name, perr)
 	} else if p.Stats.Records == 0 {
 		j.fileError(name, errors.New("no flow-log record"))
@@ -388,14 +398,12 @@ func (j *sendJob) fileError(name string, err error) {
 	fmt.Fprintf(j.stderr, "nsgflow send: %s: %v\n", name, err)
 }
 
-// flush cuts and sends the buffered events.
-func (j *sendJob) flush(ctx context.Context) {
-	n := j.ev.Len()
+// settle adds a file's stream report to the totals.
+func (j *sendJob) settle(n int, rep loganalytics.StreamReport) {
 	if n == 0 {
 		return
 	}
 	j.tot.parsed += int64(n)
-	rep := j.sink.Send(ctx, &j.ev, j.sink.Cut(&j.ev))
 	j.tot.accepted += int64(rep.EventsAccepted)
 	j.tot.rejected += int64(rep.EventsRejected)
 	j.tot.requests += rep.Requests
@@ -406,7 +414,6 @@ func (j *sendJob) flush(ctx context.Context) {
 		j.tot.firstErr = rep.Err
 		j.tot.permanentErrSeen = rep.Permanent
 	}
-	j.ev.Reset()
 	if j.progress {
 		fmt.Fprintf(j.stderr, "\r\033[Ksent %d/%d events, %d requests, %d retries", j.tot.accepted, j.tot.parsed, j.tot.requests, j.tot.retries)
 		j.shownLine = true
