@@ -67,6 +67,7 @@ type Stats struct {
 	DoneMarked    int64 // done markers set
 	DoneSkipped   int64 // blobs skipped because they carried the done marker
 	DoneFailed    int64 // done markers that could not be set (e.g. SAS without w)
+	LateCommits   int64 // closed blobs found grown when checked once more, and read again from their committed offset
 	// CaughtUp: the last poll cycle ran without error, no backfill is left,
 	// every listed blob was read to its committed end and handed to the
 	// callback, and every blob whose hour is over (plus Grace) was closed.

@@ -53,8 +53,28 @@ func (s *Source) checkPending(ctx context.Context) {
 		if !c.FullyAcked(p.size) {
 			continue
 		}
+		late, props, err := s.lateCommit(ctx, p)
+		if err != nil {
+			if s.cfg.DoneMarker.Enabled {
+				s.st.doneFailed.Add(1)
+			}
+			if markOutcome(err) == markRetry {
+				s.log.Warn("cannot check a closed blob for late commits; tried again next cycle", "blob", p.id.Name,
+					"err", redact.Error(err))
+				continue
+			}
+			s.log.Warn("cannot check a closed blob for late commits (refused); letting it go", "blob", p.id.Name,
+				"err", redact.Error(err))
+		}
+		if late {
+			s.reopen(ctx, p, c, props)
+			continue
+		}
 		if s.cfg.DoneMarker.Enabled && !c.Done && !c.MarkFailed {
-			res := s.markDone(ctx, p)
+			res := markGiveUp // deleted, or its properties refused
+			if props != nil {
+				res = s.markDone(ctx, p, props)
+			}
 			if res == markRetry {
 				continue
 			}
@@ -77,6 +97,53 @@ func (s *Source) checkPending(ctx context.Context) {
 			s.retired = append(s.retired, retiredCursor{key: key, hour: p.hour, res: p.res})
 		}
 	}
+}
+
+// lateCommit looks at a closed, fully acknowledged blob once more before
+// its cursor is let go or its done marker set: Network Watcher (or any
+// writer) may commit a block after the hour was closed. late reports that
+// the blob grew or shrank since it was closed; props is nil when the blob
+// is gone.
+func (s *Source) lateCommit(ctx context.Context, p *pendingBlob) (late bool, props *blob.GetPropertiesResponse, err error) {
+	r, err := p.res.cc.NewBlobClient(p.id.Name).GetProperties(ctx, nil)
+	if err != nil {
+		if isNotFound(err) {
+			return false, nil, nil
+		}
+		return false, nil, err
+	}
+	if r.ContentLength == nil || r.ETag == nil {
+		return false, nil, errors.New("blob properties without length or ETag")
+	}
+	return *r.ContentLength != p.size, &r, nil
+}
+
+// reopen follows a closed blob again after a late commit: its cursor is no
+// longer closed, and the next cycles read from the committed offset (what
+// was delivered is not sent again) and close it anew.
+func (s *Source) reopen(ctx context.Context, p *pendingBlob, c checkpoint.Cursor, props *blob.GetPropertiesResponse) {
+	path, err := ParsePath(p.id.Name)
+	if err != nil {
+		delete(s.pending, p.key)
+		return
+	}
+	c, err = checkpoint.Update(ctx, s.store, p.key, func(c *checkpoint.Cursor) error {
+		c.Closed, c.MarkFailed = false, false
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("cannot reopen a blob committed to after it was closed; tried again next cycle", "blob", p.id.Name, "err", err)
+		return
+	}
+	s.st.lateCommits.Add(1)
+	s.log.Warn("blob committed to after its hour was closed; reading the late data", "blob", p.id.Name,
+		"closed_size", p.size, "size", *props.ContentLength)
+	delete(s.pending, p.key)
+	b := &blobState{id: p.id, key: p.key, path: path, res: p.res, gen: c.Gen, r: c.Committed}
+	if b.r > 0 {
+		b.verify = c.Head
+	}
+	s.blobs[p.key] = b
 }
 
 // retiredCursor is the cursor of a closed, fully acknowledged blob. It is
@@ -125,17 +192,8 @@ const (
 // keeping its other metadata, and only if the blob is unchanged since it
 // was closed (If-Match). It never touches a blob whose hour is still open:
 // the writer's next commit would wipe the metadata anyway.
-func (s *Source) markDone(ctx context.Context, p *pendingBlob) markResult {
+func (s *Source) markDone(ctx context.Context, p *pendingBlob, props *blob.GetPropertiesResponse) markResult {
 	bc := p.res.cc.NewBlobClient(p.id.Name)
-	props, err := bc.GetProperties(ctx, nil)
-	if err != nil {
-		if isNotFound(err) {
-			return markGiveUp
-		}
-		s.st.doneFailed.Add(1)
-		s.log.Warn("cannot read blob properties to set the done marker", "blob", p.id.Name, "err", redact.Error(err))
-		return markOutcome(err)
-	}
 	if props.ETag == nil || normETag(*props.ETag) != p.etag {
 		s.log.Warn("blob changed after it was closed; done marker not set", "blob", p.id.Name)
 		return markGiveUp

@@ -1,6 +1,7 @@
 package blobsource
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -422,6 +423,65 @@ func TestDoneMarkerFailures(t *testing.T) {
 			}
 			if len(e.sink.chunks) != 0 {
 				t.Fatalf("blob read again: %d chunks", len(e.sink.chunks))
+			}
+		})
+	}
+}
+
+// TestLateCommitAfterClose: a block committed after the blob's hour was
+// closed (Network Watcher late, or a writer that grows a blob past its
+// hour) is found when the closed blob is checked once more before its
+// cursor is let go or its done marker set, and read from the committed
+// offset: every record arrives once.
+func TestLateCommitAfterClose(t *testing.T) {
+	srv := azurite(t)
+	for _, tt := range []struct {
+		name   string
+		mod    func(*Config)
+		marked int64
+	}{
+		{"no done marker", nil, 0},
+		{"done marker", markerOn, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, srv, tt.mod)
+			ctx := context.Background()
+			b := genBlob(t, flowgen.Options{RecordsPerHour: 6, TuplesPerRecord: 2, Seed: 12}, 0)
+			g := e.grower(b.Name)
+			data := b.Blocks[1 : len(b.Blocks)-1]
+			if err := g.Append(ctx, data[:4]...); err != nil {
+				t.Fatal(err)
+			}
+			e.sink.ack = false
+			e.cycle()
+			e.closeAll(b.Hour)
+			if st := e.src.Stats(); st.Closed != 1 || st.Pending != 1 {
+				t.Fatalf("closed %d pending %d, want 1 and 1", st.Closed, st.Pending)
+			}
+			// Committed after the close, before the acknowledgments.
+			if err := g.Append(ctx, data[4:]...); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range e.sink.chunks {
+				if err := checkpoint.Ack(ctx, e.store, checkpoint.Range{Key: c.Key, Gen: c.Gen, Off: c.Start, End: c.End}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.sink.ack = true
+			for i := 0; i < 4; i++ {
+				e.cycle()
+			}
+			sameIDs(t, e.sink.ids, wantIDs(t, bytes.Join(b.Blocks, nil)))
+			st := e.src.Stats()
+			if st.LateCommits != 1 || st.Pending != 0 || len(e.src.blobs) != 0 || st.Rewrites != 0 {
+				t.Fatalf("late commits %d, pending %d, open %d, rewrites %d; want 1, 0, 0, 0; logs:\n%s",
+					st.LateCommits, st.Pending, len(e.src.blobs), st.Rewrites, e.logs)
+			}
+			if st.DoneMarked != tt.marked {
+				t.Fatalf("%d done markers set, want %d", st.DoneMarked, tt.marked)
+			}
+			if !strings.Contains(e.logs.String(), "committed to after its hour was closed") {
+				t.Errorf("the late commit is not logged:\n%s", e.logs)
 			}
 		})
 	}

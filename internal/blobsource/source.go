@@ -389,7 +389,7 @@ func (s *Source) checkBehind(now time.Time) {
 type statsCounters struct {
 	cycles, cycleErrors, discoveries, resources, listed, blobsRead, chunks, bytes atomic.Int64
 	rewrites, forbidden, notFound, readErrors, changed, deliveryFails, closed     atomic.Int64
-	pending, doneMarked, doneSkipped, doneFailed                                  atomic.Int64
+	pending, doneMarked, doneSkipped, doneFailed, lateCommits                     atomic.Int64
 	caughtUp                                                                      atomic.Bool
 }
 
@@ -401,7 +401,7 @@ func (c *statsCounters) snapshot() Stats {
 		Forbidden: c.forbidden.Load(), NotFound: c.notFound.Load(), ReadErrors: c.readErrors.Load(),
 		Changed: c.changed.Load(), DeliveryFails: c.deliveryFails.Load(), Closed: c.closed.Load(),
 		Pending: c.pending.Load(), DoneMarked: c.doneMarked.Load(), DoneSkipped: c.doneSkipped.Load(),
-		DoneFailed: c.doneFailed.Load(), CaughtUp: c.caughtUp.Load(),
+		DoneFailed: c.doneFailed.Load(), LateCommits: c.lateCommits.Load(), CaughtUp: c.caughtUp.Load(),
 	}
 }
 
