@@ -531,3 +531,97 @@ func TestEntraTokenLifetime(t *testing.T) {
 		}
 	}
 }
+
+// TestEntraTransient: the token endpoint answering 503 is retried on both
+// sides: for storage within the SDK's retries (two 503s), for Logs
+// Ingestion beyond them (six 503s: the first token fetch gives up, the
+// batch is retried and the next fetch succeeds); every tuple arrives once.
+func TestEntraTransient(t *testing.T) {
+	r := newEntraRig(t, "public")
+	r.st.FailNextFor(storageAud, 2, 503)
+	r.st.FailNextFor(monitorAudPub, 6, 503)
+	o := flowgen.Options{Format: flowgen.FormatNSGv2, Resources: 1, MACs: 1, Hours: 1, RecordsPerHour: 4, TuplesPerRecord: 5,
+		Seed: 951, Start: time.Now().UTC().Add(-3 * time.Hour)}
+	datas, blobs := uploadSet(t, r.az.Client(), o)
+	want := expectedIDs(t, datas...)
+	args := append(append(entraArgs(t, r, r.az.Endpoint(), "nsgflow-cp-transient", blobs...), "--once"),
+		"--storage-auth", "client-secret", "--storage-client-id", entraApp, "--storage-tenant-id", entratest.DefaultTenant,
+		"--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant)
+	code, stderr := runEntraChild(t, r, args, []string{envStorageSecret + "=" + entraSecret, envClientSecret + "=" + entraSecret}, 2*time.Minute)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	compareIDs(t, want, gotIDs(t, r.em))
+	n503 := map[string]int{}
+	for _, q := range r.st.Requests() {
+		if q.Status == 503 {
+			n503[strings.TrimSuffix(strings.Fields(q.Scope + " x")[0], "/.default")]++
+		}
+	}
+	if n503[storageAud] != 2 || n503[monitorAudPub] != 6 {
+		t.Errorf("503s answered by scope %v: want 2 for storage and 6 for Logs Ingestion", n503)
+	}
+	if strings.Contains(stderr, entraSecret) {
+		t.Errorf("the output holds the secret")
+	}
+}
+
+// TestEntraServiceRefusals: a token the Logs Ingestion API refuses (issued
+// for another cloud's audience; expired by the service's clock) ends
+// nsgflow run quickly with Azure's error code, after one retry (the cached
+// token is dropped; azidentity hands out the same, still valid token from
+// its own cache, so the stand-in sees one token request), and no token in
+// the output.
+func TestEntraServiceRefusals(t *testing.T) {
+	cases := []struct {
+		name string
+		auth func(r *entraRig) emulator.Config
+		code string
+	}{
+		{"audience of another cloud", func(r *entraRig) emulator.Config {
+			return emulator.Config{Entra: &emulator.EntraAuth{Keys: []*rsa.PublicKey{r.st.PublicKey()},
+				Issuers: []string{entratest.IssuerFor("login.microsoftonline.com", r.st.Tenant)}, Audience: emulator.AudienceUSGov}}
+		}, "InvalidAuthenticationTokenAudience"},
+		{"expired", func(r *entraRig) emulator.Config {
+			return emulator.Config{Now: func() time.Time { return time.Now().Add(2 * time.Hour) }, Entra: &emulator.EntraAuth{Keys: []*rsa.PublicKey{r.st.PublicKey()},
+				Issuers: []string{entratest.IssuerFor("login.microsoftonline.com", r.st.Tenant)}}}
+		}, "ExpiredAuthenticationToken"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newEntraRig(t, "public")
+			em, err := emulator.New(c.auth(r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := em.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer em.Close()
+			r.em = em
+			o := flowgen.Options{Format: flowgen.FormatNSGv2, Resources: 1, MACs: 1, Hours: 1, RecordsPerHour: 2, TuplesPerRecord: 3,
+				Seed: uint64(960 + i), Start: time.Now().UTC().Add(-3 * time.Hour)}
+			_, blobs := uploadSet(t, r.az.Client(), o)
+			args := append(append(entraArgs(t, r, r.az.Endpoint(), fmt.Sprintf("nsgflow-cp-refused-%d", i), blobs...), "--once"),
+				"--storage-auth", "managed-identity", "--credential", "managed_identity")
+			start := time.Now()
+			code, stderr := runEntraChild(t, r, args, r.st.ManagedIdentityEnv(), time.Minute)
+			took := time.Since(start)
+			if code == 0 {
+				t.Fatalf("nsgflow run succeeded:\n%s", stderr)
+			}
+			if took > 5*time.Second {
+				t.Errorf("took %v to give up", took)
+			}
+			if !strings.Contains(stderr, c.code) || !strings.Contains(stderr, "https://monitor.azure.com") {
+				t.Errorf("the error does not say %s and the audience asked for:\n%s", c.code, stderr)
+			}
+			if n := em.Stats().Requests[401]; n != 2 {
+				t.Errorf("%d requests refused with 401, want 2 (one retry after dropping the cached token)", n)
+			}
+			if strings.Contains(stderr, "eyJ") {
+				t.Errorf("a JWT is in the output")
+			}
+		})
+	}
+}

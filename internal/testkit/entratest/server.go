@@ -86,7 +86,7 @@ type Server struct {
 	federated map[string]string // client ID -> subject of the accepted federated token
 	mis       map[string]bool   // managed identity client IDs; "" is the system-assigned one
 	miDefault string            // client ID of the system-assigned identity
-	fail      []int             // statuses of the next token requests
+	fail      []fault           // answers of the next token requests
 	requests  []Request
 }
 
@@ -172,12 +172,20 @@ func (s *Server) AddUserAssigned(clientID string) {
 // SystemAssignedClientID is the client ID of the system-assigned identity.
 func (s *Server) SystemAssignedClientID() string { return s.miDefault }
 
+type fault struct {
+	aud    string
+	status int
+}
+
 // FailNext makes the next n token requests (any grant) answer status
 // (503: temporarily_unavailable, 500, 429, ...).
-func (s *Server) FailNext(n, status int) {
+func (s *Server) FailNext(n, status int) { s.FailNextFor("", n, status) }
+
+// FailNextFor is FailNext for requests for audience aud only ("" for any).
+func (s *Server) FailNextFor(aud string, n, status int) {
 	s.mu.Lock()
 	for i := 0; i < n; i++ {
-		s.fail = append(s.fail, status)
+		s.fail = append(s.fail, fault{aud, status})
 	}
 	s.mu.Unlock()
 }
@@ -230,16 +238,17 @@ func (s *Server) record(r Request) {
 	s.mu.Unlock()
 }
 
-// takeFault pops the next injected failure, if any.
-func (s *Server) takeFault() int {
+// takeFault pops the next injected failure for aud, if any.
+func (s *Server) takeFault(aud string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.fail) == 0 {
-		return 0
+	for i, f := range s.fail {
+		if f.aud == "" || f.aud == aud {
+			s.fail = append(s.fail[:i:i], s.fail[i+1:]...)
+			return f.status
+		}
 	}
-	st := s.fail[0]
-	s.fail = s.fail[1:]
-	return st
+	return 0
 }
 
 func (s *Server) base(r *http.Request) string { return "https://" + r.Host }
@@ -323,7 +332,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case r.PostForm.Get("client_assertion") != "":
 		req.Grant = GrantClientAssertion
 	}
-	if st := s.takeFault(); st != 0 {
+	aud, ok := audienceOf(req.Scope)
+	if st := s.takeFault(aud); st != 0 {
 		w.Header().Set("Retry-After", "0")
 		fail(st, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
 		return
@@ -336,7 +346,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		fail(400, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%.40s'.", g))
 		return
 	}
-	aud, ok := audienceOf(req.Scope)
 	if !ok {
 		fail(400, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %.80s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", req.Scope))
 		return
@@ -395,7 +404,7 @@ func (s *Server) managedIdentity(w http.ResponseWriter, r *http.Request) {
 		s.record(req)
 		writeJSON(w, status, map[string]any{"statusCode": status, "message": msg, "correlationId": randUUID()})
 	}
-	if st := s.takeFault(); st != 0 {
+	if st := s.takeFault(strings.TrimSuffix(req.Scope, "/.default")); st != 0 {
 		fail(st, "The managed identity endpoint is temporarily unavailable.")
 		return
 	}
