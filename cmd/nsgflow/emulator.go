@@ -52,7 +52,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer, s
 	keyFile := fs.String("shared-key-file", "", "file holding the base64 workspace key (else $"+envEmulatorKey+"); none disables the Data Collector API (403)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token Logs Ingestion accepts (else $"+envEmulatorToken+"); none disables Logs Ingestion (403)")
 	dcrID := fs.String("dcr-id", emulator.DefaultDCRImmutableID, "immutable ID of the DCR (streams "+emulator.DefaultStream+", "+emulator.SeedStream+" and "+emulator.AsimStream+")")
-	out := fs.String("out", "", "NDJSON file for accepted rows (truncated at start); empty keeps rows in memory only")
+	out := fs.String("out", "", "NDJSON file for accepted rows (appended to: earlier runs' rows stay); empty keeps rows in memory only")
 	readyFile := fs.String("ready-file", "", "write the base URL to this file once listening (for scripts using --addr :0)")
 	skew := fs.Duration("max-clock-skew", emulator.DefaultMaxClockSkew, "Data Collector x-ms-date tolerance")
 	f429 := fs.Float64("fail-429", 0, "share (0..1) of requests answered 429")

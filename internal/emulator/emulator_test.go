@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,5 +216,53 @@ func TestBothAPIsStoreRows(t *testing.T) {
 	fromFile, err := emulator.ReadRowsFile(out)
 	if err != nil || len(fromFile) != 3 {
 		t.Fatalf("ReadRowsFile: %d rows, %v", len(fromFile), err)
+	}
+}
+
+// TestOutFileAppends: a restarted emulator keeps the rows of earlier runs in
+// its --out file (a Compose volume then shows repeats across a stack
+// restart), and a last line cut short by a crash is cut off, not glued to
+// the next row.
+func TestOutFileAppends(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing string
+		want     []string // EventIds in the file after one more row
+	}{
+		{"new file", "", []string{"n1"}},
+		{"earlier rows kept", `{"_table":"NsgFlow_CL","EventId":"old1"}` + "\n" + `{"_table":"NsgFlow_CL","EventId":"old2"}` + "\n", []string{"old1", "old2", "n1"}},
+		{"torn last line cut off", `{"_table":"NsgFlow_CL","EventId":"old1"}` + "\n" + `{"_table":"NsgFl`, []string{"old1", "n1"}},
+		{"only a torn line", `{"_tab`, []string{"n1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "rows.ndjson")
+			if tt.existing != "" {
+				if err := os.WriteFile(out, []byte(tt.existing), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := baseConfig()
+			cfg.OutFile = out
+			srv := start(t, cfg)
+			if code, body := postLI(t, srv, liReq{body: []byte(`[{"TimeGenerated":"2026-11-26T01:00:00Z","EventId":"n1"}]`)}); code != 204 {
+				t.Fatalf("logs ingestion: %d %s", code, body)
+			}
+			if err := srv.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := emulator.ReadRowsFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rows {
+				id, _ := r["EventId"].(string)
+				got = append(got, id)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("rows in the file: %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

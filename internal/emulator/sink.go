@@ -28,13 +28,56 @@ func newSink(path string, discard bool) (*sink, error) {
 	if discard || path == "" {
 		return s, nil
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := openAppend(path)
 	if err != nil {
-		return nil, fmt.Errorf("emulator: open rows file: %w", err)
+		return nil, err
 	}
 	s.f = f
 	s.w = bufio.NewWriterSize(f, 1<<20)
 	return s, nil
+}
+
+// openAppend opens the rows file for appending, so the rows of earlier runs
+// stay (a volume kept across restarts shows every row ever accepted, and
+// repeats across restarts). A last line cut short by a crash is not a row:
+// it is cut off, so every line stays one whole row.
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: open rows file: %w", err)
+	}
+	end, err := completeLines(f)
+	if err == nil {
+		if err = f.Truncate(end); err == nil {
+			_, err = f.Seek(end, io.SeekStart)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("emulator: open rows file: %w", err)
+	}
+	return f, nil
+}
+
+// completeLines returns the length of f up to and including its last
+// newline.
+func completeLines(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 64<<10)
+	for end := st.Size(); end > 0; {
+		n := min(end, int64(len(buf)))
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return 0, nil
 }
 
 // write appends whole lines; a request's rows are written together.
