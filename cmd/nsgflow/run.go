@@ -168,6 +168,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			vals[s.secretFile] = ""
 		}
 	}
+	vals[originKey] = storageOrigin(vals, flagVals, fileVals, flagSet, *configPath)
 	vals["timeout"] = "0s"
 	return runPipeline(ctx, vals, flagSet, opt, stderr)
 }
@@ -198,6 +199,12 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 	if err != nil {
 		fmt.Fprintf(stderr, "nsgflow run: %v\n", err)
 		return 2
+	}
+	icfg.Source.SettingName = flagName
+	if o := vals[originKey]; o != "" {
+		icfg.Source.Auth.Origin = o
+	} else {
+		icfg.Source.Auth.Origin = flagWords(icfg.Source.Auth.Origin)
 	}
 	linger, err := time.ParseDuration(vals["linger"])
 	if err != nil || linger <= 0 {
@@ -269,6 +276,9 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 				break loop
 			case err := <-srcDone:
 				srcDone <- err
+				if err != nil {
+					onceErr = fmt.Errorf("blob reader: %w", err)
+				}
 				break loop
 			case <-tick.C:
 				if progress {
@@ -294,9 +304,9 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 	st, ss := src.Stats(), sh.Stats()
 	notDelivered := ss.Events - ss.Accepted
 	if !opt.quiet {
-		fmt.Fprintf(stderr, "nsgflow run: %s: %d blobs read, %d chunks (%d bytes), %d records, %d events; %d accepted, %d rejected, %d not delivered; %d requests, %d retries; %d ranges acknowledged, %d not; %d blobs closed, %d marked done; skipped %d records, %d tuples\n",
+		fmt.Fprintf(stderr, "nsgflow run: %s: %d blobs read, %d chunks (%d bytes), %d records, %d events; %d accepted, %d rejected, %d not delivered; %d requests, %d retries; %d ranges acknowledged, %d not; %d blobs closed, %d marked done; skipped %d records, %d tuples; %d storage refusals\n",
 			time.Since(started).Round(time.Millisecond), st.BlobsRead, st.Chunks, st.BytesRead, ss.Records, ss.Events, ss.Accepted, ss.Rejected, notDelivered,
-			ss.Requests, ss.Retries, ss.RangesAcked, ss.RangesFailed, st.Closed, st.DoneMarked, ss.BadRecords, ss.TuplesSkipped)
+			ss.Requests, ss.Retries, ss.RangesAcked, ss.RangesFailed, st.Closed, st.DoneMarked, ss.BadRecords, ss.TuplesSkipped, st.Refused)
 	}
 	status := 0
 	if onceErr != nil {
@@ -366,6 +376,9 @@ func waitOnce(ctx context.Context, src *blobsource.Source, srcDone chan error, s
 func printRunProgress(w io.Writer, st blobsource.Stats, ss fbin.ShipStats) {
 	fmt.Fprintf(w, "\r\033[K%d blobs, %d chunks, %d events: %d accepted, %d requests, %d retries",
 		st.BlobsRead, st.Chunks, ss.Events, ss.Accepted, ss.Requests, ss.Retries)
+	if st.Refused > 0 {
+		fmt.Fprintf(w, "; %d storage refusals", st.Refused)
+	}
 }
 
 func describeSource(c fbin.Config) string {
@@ -385,4 +398,89 @@ func describeStore(c fbin.Config) string {
 		return "container " + c.CheckpointContainer
 	}
 	return c.Source.CheckpointDir
+}
+
+// originKey holds, among run's merged settings, where the storage
+// credential came from (not a setting).
+const originKey = "\x00storage_origin"
+
+// flagName spells a setting key as run's flag.
+func flagName(key string) string { return "--" + strings.ReplaceAll(key, "_", "-") }
+
+// flagWords turns the plugin keys in an origin phrase into run's flags.
+func flagWords(s string) string {
+	for _, st := range runStorageSettings {
+		if strings.HasPrefix(st.key, "storage_") {
+			s = replaceWord(s, st.key, flagName(st.key))
+		}
+	}
+	return s
+}
+
+// replaceWord replaces whole-word occurrences of old (word characters are
+// letters, digits and '_').
+func replaceWord(s, old, repl string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(old)
+		word := func(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+		if (i > 0 && word(s[i-1])) || (end < len(s) && word(s[end])) {
+			b.WriteString(s[:end])
+			s = s[end:]
+			continue
+		}
+		b.WriteString(s[:i] + repl)
+		s = s[end:]
+	}
+}
+
+// storageOrigin says where the secret of the storage credential in use
+// came from (flag, secret-file flag, environment variable or --config
+// file), following resolveSecret's order; "" when no secret is involved
+// (the input's own phrase is used then).
+func storageOrigin(vals, flagVals, fileVals map[string]string, flagSet map[string]bool, configPath string) string {
+	m := strings.ReplaceAll(strings.ToLower(vals["storage_auth"]), "_", "-")
+	key := ""
+	switch {
+	case m == "key" || m == "" && vals["storage_key"] != "" && vals["storage_sas"] == "" && vals["storage_connection_string"] == "":
+		key = "storage_key"
+	case m == "sas" || m == "" && vals["storage_sas"] != "" && vals["storage_connection_string"] == "":
+		key = "storage_sas"
+	case m == "connection-string" || m == "" && vals["storage_connection_string"] != "":
+		key = "storage_connection_string"
+	case m == "client-secret":
+		key = "storage_client_secret"
+	default:
+		return ""
+	}
+	var s sendSetting
+	for _, st := range runStorageSettings {
+		if st.key == key {
+			s = st
+		}
+	}
+	var o string
+	switch {
+	case flagSet[s.key]:
+		o = flagName(s.key)
+	case flagSet[s.secretFile]:
+		o = flagName(s.secretFile)
+	case os.Getenv(s.env) != "":
+		o = "$" + s.env
+	case fileVals[s.key] != "":
+		o = s.key + " in " + configPath
+	case fileVals[s.secretFile] != "":
+		o = s.secretFile + " in " + configPath
+	default:
+		return ""
+	}
+	if key == "storage_client_secret" {
+		o = flagName("storage_tenant_id") + ", " + flagName("storage_client_id") + " and " + o
+	}
+	return o
 }

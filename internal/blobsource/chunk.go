@@ -68,6 +68,10 @@ type Stats struct {
 	DoneSkipped   int64 // blobs skipped because they carried the done marker
 	DoneFailed    int64 // done markers that could not be set (e.g. SAS without w)
 	LateCommits   int64 // closed blobs found grown when checked once more, and read again from their committed offset
+	// Refused counts storage refusals that retrying does not fix (401/403,
+	// a credential that cannot get a token); Source.LastRefusal says the
+	// latest, naming the setting to fix. A --once run ends with an error.
+	Refused int64
 	// CaughtUp: the last poll cycle ran without error, no backfill is left,
 	// every listed blob was read to its committed end and handed to the
 	// callback, and every blob whose hour is over (plus Grace) was closed.

@@ -60,6 +60,11 @@ type Auth struct {
 	// endpoint in the others.
 	Audience string
 
+	// Origin says where the credential came from, in the user's words (a
+	// flag, plugin key or environment variable), for refusal messages;
+	// never the secret itself.
+	Origin string
+
 	// Retry tunes the SDK's own retries of one request (the Source retries
 	// failed polls on top of it with backoff).
 	Retry policy.RetryOptions

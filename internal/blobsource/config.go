@@ -71,6 +71,13 @@ type Config struct {
 	// hour is behind the resource watermark (no listing reaches it again).
 	KeepCursors bool
 
+	defaultContainers bool // Containers was empty: both flow-log containers
+
+	// SettingName spells a plugin key (storage_auth, containers, ...) the
+	// way the user wrote it, for messages: the CLI maps keys to its flags.
+	// Default: the key itself.
+	SettingName func(key string) string
+
 	Logger *slog.Logger
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
@@ -101,6 +108,7 @@ func (c *Config) withDefaults() (Config, error) {
 	o := *c
 	if len(o.Containers) == 0 {
 		o.Containers = []string{ContainerNSG, ContainerVNet}
+		o.defaultContainers = true
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
@@ -165,4 +173,12 @@ func ParseStart(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("blobsource: start %q: want now, beginning or an RFC 3339 time such as 2026-11-26T09:00:00Z", s)
 	}
 	return t.UTC().Truncate(time.Hour), nil
+}
+
+// name spells a setting key in the user's words (SettingName).
+func (c *Config) name(key string) string {
+	if c.SettingName != nil {
+		return c.SettingName(key)
+	}
+	return key
 }

@@ -2,6 +2,7 @@ package blobsource
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,18 +27,27 @@ const maxDepth = 24
 func (s *Source) discover(ctx context.Context) error {
 	s.discoveryGen++
 	s.st.discoveries.Add(1)
+	first := s.discoveryGen == 1
+	notFound := 0
 	var missing []string
 	for _, name := range s.cfg.Containers {
 		cc := s.svc.NewContainerClient(name)
 		if err := s.walk(ctx, name, cc); err != nil {
 			switch {
 			case bloberror.HasCode(err, bloberror.ContainerNotFound):
-				s.log.Debug("container not found; nothing to read there yet", "container", name)
 				missing = append(missing, name)
-			case isForbidden(err):
+				notFound++
+				switch {
+				case !first:
+					s.log.Debug("container not found; nothing to read there yet", "container", name)
+				case s.cfg.defaultContainers:
+					s.log.Info("container does not exist (yet): no flow logs of this kind in the account", "container", name)
+				default:
+					s.log.Warn("container does not exist: check "+s.cfg.name("containers")+" (a misspelled name reads nothing)", "container", name, "account", s.account)
+				}
+			case IsRefusal(err):
 				s.st.forbidden.Add(1)
-				s.log.Error("cannot list container (403): check the SAS permissions (l, r) or the role assignment",
-					"container", name, "err", redact.Error(err))
+				s.refuse("list container "+name, redact.Error(err))
 				missing = append(missing, name)
 			default:
 				return wrapf(redact.Error(err), "discover %s", name)
@@ -46,6 +56,15 @@ func (s *Source) discover(ctx context.Context) error {
 	}
 	s.st.resources.Store(int64(len(s.resources)))
 	s.scheduleDiscovery(missing)
+	if first && notFound == len(s.cfg.Containers) {
+		e := &MissingContainersError{Containers: missing, Account: s.account, Setting: s.cfg.name("containers")}
+		if s.cfg.Once {
+			return e // nothing can be read: --once fails
+		}
+		// Polling: the writer may create them soon (flow logs just
+		// enabled); say it loudly and keep looking.
+		s.log.Error(e.Error() + "; looking again soon")
+	}
 	return nil
 }
 
@@ -76,6 +95,18 @@ func (s *Source) scheduleDiscovery(missing []string) {
 	}
 	level("discovery incomplete; looking again soon", "resources", len(s.resources), "containers_missing", missing,
 		"retry_in", s.discoveryWait)
+}
+
+// MissingContainersError: none of the configured containers exists.
+type MissingContainersError struct {
+	Containers []string
+	Account    string
+	Setting    string // the containers setting in the user's words
+}
+
+func (e *MissingContainersError) Error() string {
+	return fmt.Sprintf("none of the containers to read exists in account %s (%s): check %s and the storage account (flow logs create their container when they first write)",
+		e.Account, strings.Join(e.Containers, ", "), e.Setting)
 }
 
 func (s *Source) walk(ctx context.Context, name string, cc *container.Client) error {

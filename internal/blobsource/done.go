@@ -201,13 +201,9 @@ func (s *Source) markDone(ctx context.Context, p *pendingBlob, props *blob.GetPr
 	set, err := SetDoneMarker(ctx, bc, props.Metadata, *props.ETag, s.cfg.DoneMarker.Key, s.cfg.DoneMarker.Value)
 	if err != nil {
 		s.st.doneFailed.Add(1)
-		if bloberror.HasCode(err, bloberror.AuthorizationPermissionMismatch) || isForbidden(err) {
-			level := s.log.Debug
-			if !s.warnedNoWrite.Swap(true) {
-				level = s.log.Warn
-			}
-			level("cannot set the done marker: permission denied (a SAS needs the w permission, a role Storage Blob Data Contributor); reading continues without marking",
-				"blob", p.id.Name, "marker", s.cfg.DoneMarker.Key, "err", redact.Error(err))
+		if bloberror.HasCode(err, bloberror.AuthorizationPermissionMismatch) || IsRefusal(err) {
+			// Reading goes on without marking; a --once run ends non-zero.
+			s.refuse("set the done marker "+s.cfg.DoneMarker.Key+" on blob "+p.id.Name, redact.Error(err))
 			return markGiveUp
 		}
 		s.log.Warn("cannot set the done marker", "blob", p.id.Name, "err", redact.Error(err))

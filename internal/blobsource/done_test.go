@@ -128,7 +128,7 @@ func TestDoneMarkerWithoutWrite(t *testing.T) {
 	if st.DoneFailed != 2 || st.DoneMarked != 0 {
 		t.Fatalf("DoneFailed %d DoneMarked %d, want 2 and 0; logs:\n%s", st.DoneFailed, st.DoneMarked, e.logs)
 	}
-	if !strings.Contains(e.logs.String(), "a SAS needs the w permission") {
+	if !strings.Contains(e.logs.String(), "needs w (write) for the done marker") || st.Refused != 2 {
 		t.Fatalf("no log line explaining the missing w permission:\n%s", e.logs)
 	}
 	sameIDs(t, e.sink.ids, wantIDs(t, blobs[0].Bytes(), blobs[1].Bytes()))

@@ -174,11 +174,12 @@ func TestForbiddenBlob(t *testing.T) {
 	e.cycle()
 	e.cycle() // skipped until the next discovery: no second 403
 	st := e.src.Stats()
-	if st.Forbidden != 1 {
+	if st.Forbidden != 1 || st.Refused != 1 {
 		t.Fatalf("Forbidden = %d, want 1; logs:\n%s", st.Forbidden, e.logs)
 	}
 	logs := e.logs.String()
-	if !strings.Contains(logs, "blob unreadable (403)") {
+	if !strings.Contains(logs, "storage refused to read blob") || !strings.Contains(logs, "403 AuthorizationPermissionMismatch") ||
+		!strings.Contains(logs, "storage_auth sas") || !strings.Contains(logs, "needs r (read)") {
 		t.Fatalf("no 403 log line:\n%s", logs)
 	}
 	sig, _ := url.ParseQuery(token)

@@ -71,7 +71,11 @@ func (s *Source) observe(ctx context.Context, r *resource, it blobInfo, now time
 		case errors.Is(err, checkpoint.ErrNotFound):
 			c = checkpoint.Cursor{}
 		case err != nil:
-			s.log.Warn("cannot load cursor; blob retried next cycle", "blob", it.name, "err", err)
+			if IsRefusal(err) {
+				s.refuse("load a checkpoint from the checkpoint store", err)
+			} else {
+				s.log.Warn("cannot load cursor; blob retried next cycle", "blob", it.name, "err", err)
+			}
 			s.unloaded[key] = unloadedBlob{r: r, it: it, cycle: s.st.cycles.Load()}
 			s.behind = true
 			return nil
@@ -197,10 +201,9 @@ func (s *Source) fail(j *job, err error) {
 		s.st.notFound.Add(1)
 		s.log.Warn("blob deleted while being read; its cursor is dropped", "blob", name)
 		j.notFound = true
-	case isForbidden(err):
+	case IsRefusal(err):
 		s.st.forbidden.Add(1)
-		s.log.Error("blob unreadable (403): skipped until the next discovery; check the SAS permissions (r) or the role assignment",
-			"blob", name, "err", redact.Error(err))
+		s.refuse("read blob "+name, redact.Error(err))
 		j.forbid = true
 	default:
 		s.st.readErrors.Add(1)

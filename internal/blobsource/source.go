@@ -30,8 +30,8 @@ type Source struct {
 	account string
 	start   time.Time // first hour for resources without a checkpoint; zero = beginning
 
-	st            statsCounters
-	warnedNoWrite atomic.Bool // the missing-w warning is logged once
+	st  statsCounters
+	ref refusals
 
 	// Owned by the Run goroutine.
 	resources map[string]*resource
@@ -139,16 +139,38 @@ func (s *Source) Run(ctx context.Context, fn Handler) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if s.cfg.Once && err == nil && s.finished {
-			s.log.Info("every blob read, acknowledged and finished; stopping (once)")
-			return nil
+		var missing *MissingContainersError
+		if errors.As(err, &missing) {
+			// Nothing can ever be read: fail, in every mode.
+			s.log.Error(missing.Error())
+			return missing
+		}
+		refused := err != nil && IsRefusal(err)
+		if refused {
+			err = s.refuse("use the checkpoint store", err)
+		}
+		if s.cfg.Once {
+			last, n := s.LastRefusal()
+			switch {
+			case refused:
+				return err
+			case err == nil && s.finished && n == 1:
+				return last
+			case err == nil && s.finished && n > 0:
+				return fmt.Errorf("%d storage requests refused, the last: %w", n, last)
+			case err == nil && s.finished:
+				s.log.Info("every blob read, acknowledged and finished; stopping (once)")
+				return nil
+			}
 		}
 		switch {
 		case err != nil:
 			failures++
 			s.st.cycleErrors.Add(1)
 			delay = min(backoff(failures), max(s.cfg.PollInterval, time.Second))
-			s.log.Warn("blob poll failed, retrying", "err", err, "failures", failures, "retry_in", delay)
+			if !refused {
+				s.log.Warn("blob poll failed, retrying", "err", err, "failures", failures, "retry_in", delay)
+			}
 		case more:
 			failures, delay = 0, 0
 		default:
@@ -389,7 +411,7 @@ func (s *Source) checkBehind(now time.Time) {
 type statsCounters struct {
 	cycles, cycleErrors, discoveries, resources, listed, blobsRead, chunks, bytes atomic.Int64
 	rewrites, forbidden, notFound, readErrors, changed, deliveryFails, closed     atomic.Int64
-	pending, doneMarked, doneSkipped, doneFailed, lateCommits                     atomic.Int64
+	pending, doneMarked, doneSkipped, doneFailed, lateCommits, refused            atomic.Int64
 	caughtUp                                                                      atomic.Bool
 }
 
@@ -401,7 +423,7 @@ func (c *statsCounters) snapshot() Stats {
 		Forbidden: c.forbidden.Load(), NotFound: c.notFound.Load(), ReadErrors: c.readErrors.Load(),
 		Changed: c.changed.Load(), DeliveryFails: c.deliveryFails.Load(), Closed: c.closed.Load(),
 		Pending: c.pending.Load(), DoneMarked: c.doneMarked.Load(), DoneSkipped: c.doneSkipped.Load(),
-		DoneFailed: c.doneFailed.Load(), LateCommits: c.lateCommits.Load(), CaughtUp: c.caughtUp.Load(),
+		DoneFailed: c.doneFailed.Load(), LateCommits: c.lateCommits.Load(), Refused: c.refused.Load(), CaughtUp: c.caughtUp.Load(),
 	}
 }
 

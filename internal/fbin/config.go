@@ -132,6 +132,7 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		a.ClientSecret = p.Secret("storage_client_secret", "storage_client_secret_file")
 	}
 	a.Cloud = p.Choice("storage_cloud", "public", "public", "china", "usgov")
+	a.Origin = authOrigin(a, g)
 	if a.Endpoint != "" && strings.Contains(a.Endpoint, "?") {
 		p.Fail("storage_endpoint must not carry a query string: put the SAS in storage_sas")
 	}
@@ -283,4 +284,50 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// authOrigin names, in plugin keys, where the storage credential comes
+// from (for refusal messages).
+func authOrigin(a *blobsource.Auth, g ConfigGetter) string {
+	pick := func(key, fileKey string) string {
+		if strings.TrimSpace(g.Get(fileKey)) != "" {
+			return fileKey
+		}
+		return key
+	}
+	m := a.Method
+	if m == "" {
+		switch {
+		case a.ConnectionString != "":
+			m = blobsource.AuthConnectionString
+		case a.SASToken != "":
+			m = blobsource.AuthSAS
+		case a.AccountKey != "":
+			m = blobsource.AuthKey
+		default:
+			m = blobsource.AuthDefault
+		}
+	}
+	switch m {
+	case blobsource.AuthKey:
+		return pick("storage_key", "storage_key_file")
+	case blobsource.AuthSAS:
+		return pick("storage_sas", "storage_sas_file")
+	case blobsource.AuthConnectionString:
+		return pick("storage_connection_string", "storage_connection_string_file")
+	case blobsource.AuthClientSecret:
+		return "storage_tenant_id, storage_client_id and " + pick("storage_client_secret", "storage_client_secret_file")
+	case blobsource.AuthManagedIdentity:
+		if a.ClientID != "" {
+			return "the managed identity storage_client_id"
+		}
+		return "the host's system-assigned managed identity"
+	case blobsource.AuthWorkloadIdentity:
+		return "the workload identity (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE)"
+	case blobsource.AuthCLI:
+		return "the Azure CLI login (az login)"
+	case blobsource.AuthDefault:
+		return "the default identity chain (AZURE_* environment, workload identity, managed identity, az login)"
+	}
+	return ""
 }

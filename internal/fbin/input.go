@@ -215,8 +215,8 @@ func (in *Input) Close(grace time.Duration) error {
 		errs = append(errs, errors.New("acknowledgments still pending at exit (those ranges are read again at the next start)"))
 	}
 	s := in.Stats()
-	in.log.Infof("exit: %d chunks, %d records, %d entries handed to Fluent Bit in %d buffers (%d bytes); %d bad records, %d tuples skipped; %d ranges acknowledged, %d ack failures",
-		s.Chunks, s.Records, s.HandedEntries, s.Buffers, s.HandedBytes, s.BadRecords, s.TuplesSkipped, s.Acked, s.AckFailures)
+	in.log.Infof("exit: %d chunks, %d records, %d entries handed to Fluent Bit in %d buffers (%d bytes); %d bad records, %d tuples skipped; %d ranges acknowledged, %d ack failures; %d storage refusals",
+		s.Chunks, s.Records, s.HandedEntries, s.Buffers, s.HandedBytes, s.BadRecords, s.TuplesSkipped, s.Acked, s.AckFailures, s.Source.Refused)
 	return errors.Join(errs...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -121,13 +122,69 @@ func (t *tokenSource) invalidate() {
 	t.mu.Unlock()
 }
 
-// isPermanentTokenError reports whether the identity platform refused the
-// credential itself (4xx): retrying will not help.
+// isPermanentTokenError reports whether a token error cannot heal by
+// retrying: the identity platform refused the credential itself (4xx other
+// than 408/429: a wrong client secret, an unknown tenant or client), or the
+// credential is unavailable (no az executable, no managed identity
+// endpoint, a malformed federated token file). Token endpoint 5xx,
+// timeouts and network errors are retried.
 func isPermanentTokenError(err error) bool {
 	var af *azidentity.AuthenticationFailedError
-	if errors.As(err, &af) && af.RawResponse != nil {
+	if errors.As(err, &af) {
+		if af.RawResponse == nil {
+			return false
+		}
 		s := af.RawResponse.StatusCode
 		return s >= 400 && s < 500 && s != 408 && s != 429
 	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return false
+	}
+	return hasErrorType(err, "*azidentity.credentialUnavailableError")
+}
+
+// hasErrorType reports whether an error of the named type is in err's
+// chain (azidentity does not export its credential-unavailable error).
+func hasErrorType(err error, name string) bool {
+	for err != nil {
+		if fmt.Sprintf("%T", err) == name {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if hasErrorType(e, name) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
 	return false
+}
+
+// credentialHint says what to fix for a credential kind that cannot get a
+// token for good.
+func credentialHint(kind string) string {
+	switch kind {
+	case CredAzureCLI:
+		return "install the Azure CLI and run az login, or choose another credential"
+	case CredClientSecret:
+		return "check tenant_id, client_id and the client secret (client_secret_file or $NSGFLOW_CLIENT_SECRET)"
+	case CredWorkloadIdentity:
+		return "check client_id, tenant_id and the federated token file (federated_token_file or $AZURE_FEDERATED_TOKEN_FILE)"
+	case CredManagedIdentity:
+		return "this host has no managed identity endpoint, or client_id names an identity not assigned to it"
+	case CredEnvironment:
+		return "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)"
+	}
+	return "check the credential settings"
 }

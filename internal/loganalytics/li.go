@@ -86,7 +86,12 @@ func (s *logsIngestion) target() string { return s.tgt }
 func (s *logsIngestion) newRequest(ctx context.Context, inner, gz []byte, _ Batch, reqID string) (*http.Request, error) {
 	tok, err := s.tokens.get(ctx)
 	if err != nil {
-		return nil, s.errorf(0, reqID, isPermanentTokenError(err), "logs ingestion: request %s: getting a token for %s (credential %s): %v", reqID, s.cfg.Cloud.MonitorScope(), s.tokens.kind, err)
+		permanent := isPermanentTokenError(err)
+		hint := ""
+		if permanent {
+			hint = " (not retried: it cannot heal; " + credentialHint(s.tokens.kind) + ")"
+		}
+		return nil, s.errorf(0, reqID, permanent, "logs ingestion: request %s: credential %s cannot get a token for %s: %v%s", reqID, s.tokens.kind, s.cfg.Cloud.MonitorScope(), err, hint)
 	}
 	req, err := newPost(ctx, s.url, inner, gz)
 	if err != nil {
