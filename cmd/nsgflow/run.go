@@ -404,9 +404,6 @@ func describeStore(c fbin.Config) string {
 // credential came from (not a setting).
 const originKey = "\x00storage_origin"
 
-// flagName spells a setting key as run's flag.
-func flagName(key string) string { return "--" + strings.ReplaceAll(key, "_", "-") }
-
 // flagWords turns the plugin keys in an origin phrase into run's flags.
 func flagWords(s string) string {
 	for _, st := range runStorageSettings {
