@@ -60,12 +60,12 @@ func TestCredentials(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	cases := []struct {
-		name      string
-		cred      func() (azcore.TokenCredential, error)
-		scope     string
-		grant     string
-		host      string
-		iss       string
+		name       string
+		cred       func() (azcore.TokenCredential, error)
+		scope      string
+		grant      string
+		host       string
+		iss        string
 		aud, appid string
 	}{
 		{"client secret", func() (azcore.TokenCredential, error) {
