@@ -45,6 +45,11 @@ type Names struct {
 	Table        string // NsgFlow_CL
 	Stream       string // Custom-NsgFlow: what senders post to
 	OutputStream string // Custom-NsgFlow_CL: the table's stream in the DCR
+	// Standard is true for a layout that writes a standard table
+	// (flowparse.Schema.StandardTable, e.g. ASimNetworkSessionLogs): the
+	// template creates no table, Table is the standard table's name and
+	// OutputStream Microsoft-<Table>.
+	Standard bool
 }
 
 // tableNameRe: ARM table names are 4-63 characters of letters, digits, '-'
@@ -57,6 +62,17 @@ func (o Options) resolve() (*flowparse.Schema, Names, error) {
 	s := o.Schema
 	if s == nil {
 		s = flowparse.DefaultSchema
+	}
+	if s.StandardTable != "" {
+		if o.Table != "" {
+			return nil, Names{}, fmt.Errorf("--table does not apply to schema %s: its rows go to the standard table %s (stream Custom-%s)", s.Name, s.StandardTable, s.Table)
+		}
+		return s, Names{
+			Table:        s.StandardTable,
+			Stream:       "Custom-" + s.Table,
+			OutputStream: "Microsoft-" + s.StandardTable,
+			Standard:     true,
+		}, nil
 	}
 	base := o.Table
 	if base == "" {
@@ -86,7 +102,7 @@ func tableColumnType(t string) (string, error) {
 	switch t {
 	case flowparse.TypeDateTime:
 		return "dateTime", nil
-	case flowparse.TypeString, flowparse.TypeInt, flowparse.TypeLong:
+	case flowparse.TypeString, flowparse.TypeInt, flowparse.TypeLong, flowparse.TypeDynamic:
 		return t, nil
 	}
 	return "", fmt.Errorf("column type %q has no table type", t)
@@ -97,7 +113,7 @@ func tableColumnType(t string) (string, error) {
 // datetime).
 func streamColumnType(t string) (string, error) {
 	switch t {
-	case flowparse.TypeDateTime, flowparse.TypeString, flowparse.TypeInt, flowparse.TypeLong:
+	case flowparse.TypeDateTime, flowparse.TypeString, flowparse.TypeInt, flowparse.TypeLong, flowparse.TypeDynamic:
 		return t, nil
 	}
 	return "", fmt.Errorf("column type %q has no stream declaration type", t)
@@ -106,11 +122,16 @@ func streamColumnType(t string) (string, error) {
 // transformKQL returns the DCR transformation. Every table needs a datetime
 // TimeGenerated: the default schema sends one; the seed schema sends its
 // time as the string DateTime, converted here.
+// Columns a standard table lacks (Schema.Dropped) are projected away.
 func transformKQL(s *flowparse.Schema) string {
-	if c, ok := s.Column(s.TimeColumn); ok && s.TimeColumn == "TimeGenerated" && c.Type == flowparse.TypeDateTime {
-		return "source"
+	q := "source"
+	if c, ok := s.Column(s.TimeColumn); !ok || s.TimeColumn != "TimeGenerated" || c.Type != flowparse.TypeDateTime {
+		q += " | extend TimeGenerated = todatetime(" + s.TimeColumn + ")"
 	}
-	return "source | extend TimeGenerated = todatetime(" + s.TimeColumn + ")"
+	if len(s.Dropped) > 0 {
+		q += " | project-away " + strings.Join(s.Dropped, ", ")
+	}
+	return q
 }
 
 // plainDescription drops Markdown backticks: the portal shows text as is.
@@ -205,6 +226,9 @@ func armTemplate(o Options) (object, error) {
 		{"retentionInDays", param("int", -1,
 			"Interactive retention of the table in days (4-730), or -1 for the workspace default.")},
 	}
+	if n.Standard {
+		parameters = parameters[:len(parameters)-1] // no table: no retention to set
+	}
 
 	variables := object{
 		{"tableName", n.Table},
@@ -215,6 +239,16 @@ func armTemplate(o Options) (object, error) {
 		{"dataCollectionRuleId", "[resourceId('Microsoft.Insights/dataCollectionRules', parameters('dataCollectionRuleName'))]"},
 		{"dataCollectionEndpointId", "[resourceId('Microsoft.Insights/dataCollectionEndpoints', parameters('dataCollectionEndpointName'))]"},
 		{"monitoringMetricsPublisherRoleId", "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '" + MonitoringMetricsPublisherRoleID + "')]"},
+	}
+
+	if n.Standard {
+		kept := variables[:0:0]
+		for _, m := range variables {
+			if m.key != "tableId" {
+				kept = append(kept, m)
+			}
+		}
+		variables = kept
 	}
 
 	table := object{
@@ -243,13 +277,19 @@ func armTemplate(o Options) (object, error) {
 		}},
 	}
 
+	dcrDepends := []any{tableID, dceID}
+	resources := []any{table}
+	if n.Standard {
+		dcrDepends = []any{dceID}
+		resources = nil
+	}
 	dcr := object{
 		{"type", "Microsoft.Insights/dataCollectionRules"},
 		{"apiVersion", APIVersionDCR},
 		{"name", "[parameters('dataCollectionRuleName')]"},
 		{"location", "[parameters('location')]"},
 		{"kind", "[if(" + useDCE + ", json('null'), 'Direct')]"},
-		{"dependsOn", []any{tableID, dceID}},
+		{"dependsOn", dcrDepends},
 		{"properties", object{
 			{"description", "nsgflow: Azure network flow logs (" + s.Name + " schema) into " + n.Table + "."},
 			{"dataCollectionEndpointId", "[if(" + useDCE + ", variables('dataCollectionEndpointId'), json('null'))]"},
@@ -300,12 +340,28 @@ func armTemplate(o Options) (object, error) {
 		{"$schema", templateSchema},
 		{"contentVersion", "1.0.0.0"},
 		{"metadata", object{
-			{"description", "Log Analytics table " + n.Table + ", data collection rule (stream " + n.Stream + "), optional data collection endpoint and Monitoring Metrics Publisher role assignment for nsgflow's Logs Ingestion destination (" + s.Name + " schema)."},
-			{"generator", "nsgflow dcr --schema " + s.Name + " --table " + strings.TrimSuffix(n.Table, "_CL") + " (do not edit: regenerate)"},
+			{"description", templateDescription(n, s.Name)},
+			{"generator", generatorLine(n, s.Name) + " (do not edit: regenerate)"},
 		}},
 		{"parameters", parameters},
 		{"variables", variables},
-		{"resources", []any{table, dce, dcr, role}},
+		{"resources", append(resources, dce, dcr, role)},
 		{"outputs", outputs},
 	}, nil
+}
+
+// templateDescription says what the template creates.
+func templateDescription(n Names, schema string) string {
+	if n.Standard {
+		return "Data collection rule (stream " + n.Stream + " into the standard table " + n.Table + ", output stream " + n.OutputStream + "), optional data collection endpoint and Monitoring Metrics Publisher role assignment for nsgflow's Logs Ingestion destination (" + schema + " schema). The table is Microsoft Sentinel's: nothing to create."
+	}
+	return "Log Analytics table " + n.Table + ", data collection rule (stream " + n.Stream + "), optional data collection endpoint and Monitoring Metrics Publisher role assignment for nsgflow's Logs Ingestion destination (" + schema + " schema)."
+}
+
+// generatorLine is the command that renders the template.
+func generatorLine(n Names, schema string) string {
+	if n.Standard {
+		return "nsgflow dcr --schema " + schema
+	}
+	return "nsgflow dcr --schema " + schema + " --table " + strings.TrimSuffix(n.Table, "_CL")
 }

@@ -40,6 +40,8 @@ var generated = []struct {
 	{"nsgflow-seed.json", flowparse.SeedSchema, "arm", ARM},
 	{"nsgflow-default.bicep", flowparse.DefaultSchema, "bicep", Bicep},
 	{"nsgflow-seed.bicep", flowparse.SeedSchema, "bicep", Bicep},
+	{"nsgflow-asim.json", flowparse.AsimSchema, "arm", ARM},
+	{"nsgflow-asim.bicep", flowparse.AsimSchema, "bicep", Bicep},
 }
 
 // TestCommittedTemplatesAreCurrent fails when a committed template differs
@@ -460,10 +462,12 @@ func TestTableNames(t *testing.T) {
 		want   Names
 		ok     bool
 	}{
-		{nil, "", Names{"NsgFlow_CL", "Custom-NsgFlow", "Custom-NsgFlow_CL"}, true},
-		{flowparse.SeedSchema, "", Names{"NsgFlowSeed_CL", "Custom-NsgFlowSeed", "Custom-NsgFlowSeed_CL"}, true},
-		{flowparse.DefaultSchema, "Flows_CL", Names{"Flows_CL", "Custom-Flows", "Custom-Flows_CL"}, true},
-		{flowparse.DefaultSchema, "A1_b", Names{"A1_b_CL", "Custom-A1_b", "Custom-A1_b_CL"}, true},
+		{nil, "", Names{"NsgFlow_CL", "Custom-NsgFlow", "Custom-NsgFlow_CL", false}, true},
+		{flowparse.SeedSchema, "", Names{"NsgFlowSeed_CL", "Custom-NsgFlowSeed", "Custom-NsgFlowSeed_CL", false}, true},
+		{flowparse.DefaultSchema, "Flows_CL", Names{"Flows_CL", "Custom-Flows", "Custom-Flows_CL", false}, true},
+		{flowparse.DefaultSchema, "A1_b", Names{"A1_b_CL", "Custom-A1_b", "Custom-A1_b_CL", false}, true},
+		{flowparse.AsimSchema, "", Names{"ASimNetworkSessionLogs", "Custom-NsgFlowAsim", "Microsoft-ASimNetworkSessionLogs", true}, true},
+		{flowparse.AsimSchema, "NsgFlowAsim", Names{}, false},
 		{flowparse.DefaultSchema, "1abc", Names{}, false},
 		{flowparse.DefaultSchema, "has space", Names{}, false},
 		{flowparse.DefaultSchema, "dash-ed", Names{}, false},

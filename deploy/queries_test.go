@@ -78,9 +78,9 @@ func readQuery(t *testing.T, schema, name string) string {
 	return q
 }
 
-// TestQueryPackComplete checks both schemas have exactly the same questions.
+// TestQueryPackComplete checks every schema's pack has exactly the same questions.
 func TestQueryPackComplete(t *testing.T) {
-	for _, schema := range []string{"default", "seed"} {
+	for _, schema := range []string{"default", "seed", "asim"} {
 		files, err := filepath.Glob(filepath.Join("queries", schema, "*.kql"))
 		if err != nil {
 			t.Fatal(err)

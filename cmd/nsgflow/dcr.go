@@ -20,11 +20,13 @@ func init() {
 // runDCR prints the ARM template that creates the custom table <NAME>_CL, a
 // data collection rule with stream Custom-<NAME>, an optional data collection
 // endpoint and the Monitoring Metrics Publisher role assignment, rendered
-// from a flowparse schema. docs/deploy.md shows how to deploy it.
+// from a flowparse schema. For the asim schema the rule writes the standard
+// table ASimNetworkSessionLogs and no table is created. docs/deploy.md shows
+// how to deploy it.
 func runDCR(args []string, stdout, stderr io.Writer) int {
-	fs := commandFlags("dcr", "[--schema default|seed] [--table NAME] [--format arm|bicep] [-o FILE]", stderr)
-	schemaName := fs.String("schema", "default", "row layout: default or seed")
-	table := fs.String("table", "", "custom table name without _CL (default NsgFlow, or NsgFlowSeed for the seed schema); the stream is Custom-NAME")
+	fs := commandFlags("dcr", "[--schema default|seed|asim] [--table NAME] [--format arm|bicep] [-o FILE]", stderr)
+	schemaName := fs.String("schema", "default", "row layout: default, seed or asim (the standard table ASimNetworkSessionLogs, no custom table)")
+	table := fs.String("table", "", "custom table name without _CL (default NsgFlow, or NsgFlowSeed for the seed schema); the stream is Custom-NAME; not with --schema asim")
 	format := fs.String("format", "arm", "template language: arm (JSON) or bicep")
 	out := fs.String("o", "", "write to this file instead of standard output")
 	if err := fs.Parse(args); err != nil {
