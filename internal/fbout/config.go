@@ -68,6 +68,20 @@ type Config struct {
 	loganalytics.Destination
 }
 
+// MemoryLimitBase is the part of the output plugin's default soft memory
+// limit that does not depend on the instances: the Go runtime, pools, the
+// retry memory and headroom.
+const MemoryLimitBase = 24 << 20
+
+// MemoryBudget is what one flush of this instance may hold at most: the
+// bodies being sent and the one being filled (concurrency + 1 bodies of at
+// most max_body_bytes), their compressed copies, and room for the decoded
+// record. The plugin's default soft limit is MemoryLimitBase plus the sum of
+// its instances' budgets (docs/plugin-output.md, "Memory").
+func (c Config) MemoryBudget() int64 {
+	return int64(c.Concurrency()+1)*int64(c.MaxBody())*3/2 + 4<<20
+}
+
 // ParseConfig reads and validates every key. Errors name the key and the
 // fix; they never quote a secret.
 func ParseConfig(g ConfigGetter) (Config, error) {

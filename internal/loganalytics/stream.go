@@ -125,7 +125,8 @@ func (s *Stream) Reset(ctx context.Context, sink Sink, seen func(uint64) bool) {
 		s.slots = make(chan struct{}, s.conc)
 	}
 	s.base = 0
-	s.rep = StreamReport{}
+	// Keep the lists' memory: a report is read before the next Reset.
+	s.rep = StreamReport{Sent: s.rep.Sent[:0], Left: s.rep.Left[:0], Remember: s.rep.Remember[:0]}
 	s.live = 0
 	if s.cur == nil {
 		s.cur = s.get()
@@ -159,7 +160,8 @@ func (s *Stream) check() {
 	}
 }
 
-// Close seals the last batch, waits for every send and returns the report.
+// Close seals the last batch, waits for every send and returns the report
+// (its lists are valid until the next Reset).
 func (s *Stream) Close() StreamReport {
 	if s.cur.Len() > 0 {
 		s.seal(true)
@@ -191,7 +193,7 @@ func (s *Stream) seal(last bool) {
 	s.cur = next
 	segBase := s.base
 	s.base += seg.Len()
-	s.dispatch(seg, segBase, bs)
+	s.dispatch(seg, segBase, bs, last)
 }
 
 // moveTail moves the events of src from index from on to the empty dst.
@@ -213,8 +215,9 @@ func moveTail(dst, src *Events, from int) {
 }
 
 // dispatch sends the pieces of batches that still need sending, in a
-// goroutine once a slot is free, and then releases seg.
-func (s *Stream) dispatch(seg *Events, base int, batches []Batch) {
+// goroutine once a slot is free (in this one when inline: the last body,
+// nothing to encode meanwhile), and then releases seg.
+func (s *Stream) dispatch(seg *Events, base int, batches []Batch, inline bool) {
 	todo := batches
 	if s.seen != nil {
 		todo = Remaining(seg, batches, s.seen)
@@ -252,9 +255,7 @@ func (s *Stream) dispatch(seg *Events, base int, batches []Batch) {
 	if h := bodyHook.Load(); h != nil {
 		(*h)(live, process)
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	send := func() {
 		var (
 			rep  Report
 			left []Batch
@@ -279,6 +280,15 @@ func (s *Stream) dispatch(seg *Events, base int, batches []Batch) {
 		s.mu.Unlock()
 		s.put(seg)
 		<-s.slots
+	}
+	if inline {
+		send()
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		send()
 	}()
 }
 

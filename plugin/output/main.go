@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,38 @@ func (g getter) Get(key string) string { return output.FLBPluginConfigKey(g.plug
 // bootLog is used before an instance has its own logger.
 func bootLog(name string) *fblog.Logger {
 	return &fblog.Logger{W: os.Stderr, Level: fblog.Level(0), Prefix: fbout.LogPrefix(name)}
+}
+
+// budgets sums the instances' fbout.Config.MemoryBudget.
+var budgets atomic.Int64
+
+// setMemoryLimit sets this .so's soft Go memory limit (its own runtime,
+// outside Fluent Bit's Mem_Buf_Limit) to fbout.MemoryLimitBase plus every
+// instance's budget, unless GOMEMLIMIT is set.
+func setMemoryLimit(cfg fbout.Config, log *fblog.Logger) {
+	total := budgets.Add(cfg.MemoryBudget())
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		log.Debugf("GOMEMLIMIT=%s set: no default soft memory limit", v)
+		return
+	}
+	limit := fbout.MemoryLimitBase + total
+	debug.SetMemoryLimit(limit)
+	log.Infof("soft Go memory limit %d MiB for this plugin (GOMEMLIMIT unset: %d MiB base + %d MiB for the flushes of its instances)", limit>>20, fbout.MemoryLimitBase>>20, total>>20)
+}
+
+// Peak Go heap figures, sampled after each flush at debug level.
+var peakHeapInuse, peakSys atomic.Uint64
+
+func sampleHeap() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	for _, x := range []struct {
+		p *atomic.Uint64
+		v uint64
+	}{{&peakHeapInuse, ms.HeapInuse}, {&peakSys, ms.Sys}} {
+		for old := x.p.Load(); x.v > old && !x.p.CompareAndSwap(old, x.v); old = x.p.Load() {
+		}
+	}
 }
 
 //export FLBPluginRegister
@@ -104,6 +137,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	// Set the context here, inside Init: Fluent Bit reuses one plugin struct
 	// for every instance of this .so.
 	output.FLBPluginSetContext(plugin, inst)
+	setMemoryLimit(cfg, log)
 	log.Infof("destination %s, schema %s, flush_deadline %v, grace %v", cfg.Kind, cfg.Schema.Name, cfg.FlushDeadline, cfg.Grace)
 	return output.FLB_OK
 }
@@ -155,7 +189,11 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (rc 
 	if tag != nil {
 		t = C.GoString(tag)
 	}
-	switch inst.pipe.Flush(chunk, t) {
+	res := inst.pipe.Flush(chunk, t)
+	if inst.log.Enabled(fblog.Level(0)) {
+		sampleHeap()
+	}
+	switch res {
 	case fbout.OK:
 		return output.FLB_OK
 	case fbout.Retry:
@@ -191,7 +229,7 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	if inst.log.Enabled(fblog.Level(0)) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		inst.log.Debugf("go heap: HeapInuse=%d HeapAlloc=%d Sys=%d NumGC=%d", ms.HeapInuse, ms.HeapAlloc, ms.Sys, ms.NumGC)
+		inst.log.Debugf("go heap: HeapInuse=%d HeapAlloc=%d Sys=%d NumGC=%d; peak after a flush: HeapInuse=%d Sys=%d; most bodies alive in one flush: %d", ms.HeapInuse, ms.HeapAlloc, ms.Sys, ms.NumGC, peakHeapInuse.Load(), max(peakSys.Load(), ms.Sys), st.PeakBodies)
 	}
 	return output.FLB_OK
 }

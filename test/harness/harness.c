@@ -3,7 +3,7 @@
  * without Fluent Bit.
  *
  *   harness test  SO CONF CHUNKDIR EMU_PID EMU_PORT
- *   harness bench SO CONF CHUNKDIR ROUNDS
+ *   harness bench SO CONF CHUNKDIR ROUNDS [FLUSHERS]
  *
  * It dlopens the plugin, calloc()s a proxy definition and calls
  * FLBPluginRegister, then initialises every [instance] of CONF through ONE
@@ -17,7 +17,8 @@
  * Test mode also takes the emulator down (SIGUSR1 to EMU_PID) and up again
  * (SIGUSR2) to check RETRY, and checks bad configs, garbage chunks and the
  * exit grace. It prints one line per check and ends with "N passed, M failed".
- * Bench mode prints events/s with 1 and 4 concurrent flushers per instance.
+ * Bench mode prints events/s with 1 and 4 concurrent flushers per instance
+ * (only FLUSHERS when given), then the process's peak RSS.
  *
  * The struct layouts follow the prefixes fluent-bit-go reads (its
  * output/flb_output.h and output/flb_plugin.h).
@@ -419,7 +420,7 @@ int main(int argc, char **argv)
     static struct flbgo_output_plugin plugin; /* shared, like Fluent Bit's */
     struct flb_plugin_proxy_def *def;
     void *h;
-    int bench, i, good[MAX_INST], ngood = 0, emu_pid = 0, emu_port = 0, rounds = 1;
+    int bench, i, good[MAX_INST], ngood = 0, emu_pid = 0, emu_port = 0, rounds = 1, flushers = 0;
 
     if (argc < 5) {
         fprintf(stderr, "usage: harness test SO CONF CHUNKDIR EMU_PID EMU_PORT | bench SO CONF CHUNKDIR ROUNDS\n");
@@ -428,6 +429,7 @@ int main(int argc, char **argv)
     bench = strcmp(argv[1], "bench") == 0;
     if (bench) {
         rounds = argc > 5 ? atoi(argv[5]) : 20;
+        flushers = argc > 6 ? atoi(argv[6]) : 0;
     }
     else if (argc < 7) {
         fprintf(stderr, "harness test needs EMU_PID EMU_PORT\n");
@@ -488,13 +490,18 @@ int main(int argc, char **argv)
      * reach the right one through their own context */
 
     if (bench) {
-        int threads[2] = {1, 4}, t, g;
+        int threads[2] = {1, 4}, nthreads = 2, t, g;
+        struct rusage ru;
+        if (flushers > 0) {
+            threads[0] = flushers > 4 ? 4 : flushers;
+            nthreads = 1;
+        }
         for (g = 0; g < ngood; g++) {
             struct instance *in = &insts[good[g]];
             if (strcmp(in->group, "stuck") == 0) {
                 continue;
             }
-            for (t = 0; t < 2; t++) {
+            for (t = 0; t < nthreads; t++) {
                 static int list[MAX_CHUNKS * 200];
                 struct job j;
                 pthread_t th[4];
@@ -530,6 +537,8 @@ int main(int argc, char **argv)
             p_exit(insts[good[i]].ctx.remote_context);
         }
         p_unregister(def);
+        getrusage(RUSAGE_SELF, &ru);
+        printf("bench peak RSS: %ld KiB (the harness with its chunks loaded, and the plugin)\n", ru.ru_maxrss);
         return 0;
     }
 

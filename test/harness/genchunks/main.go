@@ -6,6 +6,7 @@
 //	genchunks gen   -samples DIR -out DIR
 //	genchunks lines -samples DIR -out FILE.ndjson -expected FILE.txt
 //	genchunks check -rows ROWS.ndjson -expected EXPECTED.ndjson -table T [-group NAME]
+//	genchunks flow  -tuples N -chunk-bytes B -out DIR
 //
 // gen writes, per destination group (li, dc), chunks holding each sample
 // record exactly once: raw records as msgpack maps ([[ts, meta], record],
@@ -17,6 +18,10 @@
 //
 // lines writes every sample record as one compact JSON line (what Fluent
 // Bit's tail reads into a "log" field without a parser) for make e2e.
+//
+// flow writes generated NSG v2 records, each as a JSON string in a "log"
+// field (tail without a parser), into "big" chunks of about B bytes holding N
+// tuples in all: the memory benchmark's input (make bench-memory).
 //
 // check compares EventId multisets: every expected event must be stored
 // exactly as often as expected, no other row may exist in the table, and no
@@ -37,8 +42,55 @@ import (
 
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/fbpack"
+	"github.com/nsgflow/nsgflow/internal/flowgen"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
 )
+
+func runFlow(args []string) error {
+	fs := flag.NewFlagSet("flow", flag.ExitOnError)
+	tuples := fs.Int("tuples", 2000000, "tuples in all")
+	size := fs.Int("chunk-bytes", 2<<20, "chunk size")
+	out := fs.String("out", "", "output folder")
+	_ = fs.Parse(args)
+	if *out == "" {
+		return fmt.Errorf("flow: -out is required")
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	var manifest bytes.Buffer
+	w := &chunkWriter{dir: *out, group: "big", manifest: &manifest}
+	left := *tuples
+	done := fmt.Errorf("done")
+	opts := flowgen.Options{Format: flowgen.FormatNSGv2, Seed: 12, Resources: 100, Hours: 10000, TuplesPerRecord: 50}
+	err := flowgen.Generate(opts, func(b *flowgen.Blob) error {
+		for i := 0; i < b.Records && left > 0; i++ {
+			r := b.Record(i)
+			n := countEvents(r)
+			rec := fbpack.AppendMapHeader(nil, 1)
+			rec = fbpack.AppendStr(rec, "log")
+			rec = fbpack.AppendStr(rec, string(r))
+			w.add(rec, n)
+			left -= n
+			if len(w.cur) >= *size {
+				if err := w.endChunk(); err != nil {
+					return err
+				}
+			}
+		}
+		if left <= 0 {
+			return done
+		}
+		return nil
+	})
+	if err != nil && err != done {
+		return err
+	}
+	if err := w.endChunk(); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(*out, "manifest.tsv"), manifest.Bytes(), 0o644)
+}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -53,6 +105,8 @@ func main() {
 		err = runCheck(os.Args[2:])
 	case "lines":
 		err = runLines(os.Args[2:])
+	case "flow":
+		err = runFlow(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
