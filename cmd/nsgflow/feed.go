@@ -106,7 +106,7 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(2, "%v", err)
 	}
 	var growing []*feedBlob
-	var whole, tuplesUp int
+	var whole, resumed, tuplesUp int
 	for i := 0; i < n; i++ {
 		b, err := flowgen.GenerateBlob(o, i)
 		if err != nil {
@@ -123,12 +123,25 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		} else {
 			whole++
 		}
-		if err := fb.commit(ctx, k); err != nil {
+		have, err := fb.resume(ctx)
+		if err != nil {
 			return fail(1, "%v", err)
+		}
+		switch {
+		case have < 0:
+			fmt.Fprintf(stdout, "nsgflow feed: replacing %s: its blocks are not this generator's (other options or seed)\n", shortName(b.Name))
+		case have > 0:
+			resumed++
+		}
+		if have < k {
+			if err := fb.commit(ctx, k); err != nil {
+				return fail(1, "%v", err)
+			}
 		}
 		tuplesUp += fb.tuples()
 	}
-	fmt.Fprintf(stdout, "nsgflow feed: %d blobs written whole, %d growing (one block every %v); %d tuples so far\n", whole, len(growing), *growEvery, tuplesUp)
+	fmt.Fprintf(stdout, "nsgflow feed: %d blobs written whole, %d growing (one block every %v), %d of them resumed where an earlier run left them; %d tuples so far\n",
+		whole, len(growing), *growEvery, resumed, tuplesUp)
 	if len(growing) == 0 {
 		return 0
 	}
@@ -154,7 +167,14 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				continue
 			}
 			before := fb.tuples()
-			if err := fb.commit(ctx, fb.data+1); err != nil {
+			next := fb.data + 1
+			if !time.Now().Before(fb.b.Hour.Add(time.Hour)) {
+				// The blob's hour is over: Network Watcher starts the next
+				// hour's blob, so this one is completed now, not grown
+				// into an hour whose blobs readers have already closed.
+				next = len(fb.b.Blocks) - 2
+			}
+			if err := fb.commit(ctx, next); err != nil {
 				if ctx.Err() != nil {
 					return 0
 				}
@@ -182,6 +202,41 @@ type feedBlob struct {
 	ids    []string
 	data   int
 	staged int // blocks staged so far (head and tail count once staged)
+}
+
+// resume takes over a blob an earlier run with the same options wrote: its
+// committed blocks are this generator's first blocks, so a restarted feed
+// grows it on instead of committing it again from its first block (which
+// readers would see as a rewrite). It returns the data blocks found
+// committed, 0 for no blob, or -1 for a blob of other blocks (replaced).
+func (f *feedBlob) resume(ctx context.Context) (int, error) {
+	resp, err := f.c.GetBlockList(ctx, blockblob.BlockListTypeCommitted, nil)
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("read the block list of %s: %w", shortName(f.b.Name), redact.Error(err))
+	}
+	got := resp.CommittedBlocks
+	n := len(f.ids)
+	k := len(got) - 2
+	if k < 0 || k > n-2 {
+		return -1, nil
+	}
+	for i := 0; i <= k+1; i++ {
+		j := i
+		if i == k+1 {
+			j = n - 1
+		}
+		// Block IDs depend on the blob name and position only (as Network
+		// Watcher's): the sizes tell another writer's blocks apart.
+		if got[i].Name == nil || *got[i].Name != f.ids[j] || got[i].Size == nil || *got[i].Size != int64(len(f.b.Blocks[j])) {
+			return -1, nil
+		}
+	}
+	// Committed blocks need no staging: the next commit names them.
+	f.data, f.staged = k, k+1
+	return k, nil
 }
 
 // commit stages what is missing and commits head, the first k data blocks
