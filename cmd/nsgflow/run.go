@@ -16,6 +16,7 @@ import (
 	"github.com/nsgflow/nsgflow/internal/blobsource"
 	"github.com/nsgflow/nsgflow/internal/fbin"
 	"github.com/nsgflow/nsgflow/internal/fblog"
+	"github.com/nsgflow/nsgflow/internal/loganalytics"
 )
 
 func init() {
@@ -216,7 +217,16 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 		fmt.Fprintf(stderr, "nsgflow run: shutdown_timeout %q is not a positive duration\n", vals["shutdown_timeout"])
 		return 2
 	}
-	sc := &sendConfig{vals: vals, fromArg: flagSet}
+	// The sink's retries are summed up by the shipper's own warnings: in
+	// run they are debug lines; its errors (refused rows, permanent
+	// refusals) stay errors.
+	sinkLog := loganalytics.LoggerFunc(func(level fblog.Level, format string, args ...any) {
+		if level == fblog.LevelWarn {
+			level = fblog.LevelDebug
+		}
+		log.Logf(level, format, args...)
+	})
+	sc := &sendConfig{vals: vals, fromArg: flagSet, sinkLog: sinkLog}
 	job, err := newSendJob(sc, stderr, opt.verbose)
 	if err != nil {
 		fmt.Fprintf(stderr, "nsgflow run: %v\n", err)
@@ -302,15 +312,19 @@ func runPipeline(ctx context.Context, vals map[string]string, flagSet map[string
 	}
 	clean := sh.Close(time.Until(deadline))
 	st, ss := src.Stats(), sh.Stats()
-	notDelivered := ss.Events - ss.Accepted
+	notDelivered := ss.Events - ss.Accepted - ss.Refused
 	if !opt.quiet {
-		fmt.Fprintf(stderr, "nsgflow run: %s: %d blobs read, %d chunks (%d bytes), %d records, %d events; %d accepted, %d rejected, %d not delivered; %d requests, %d retries; %d ranges acknowledged, %d not; %d blobs closed, %d marked done; skipped %d records, %d tuples; %d storage refusals\n",
-			time.Since(started).Round(time.Millisecond), st.BlobsRead, st.Chunks, st.BytesRead, ss.Records, ss.Events, ss.Accepted, ss.Rejected, notDelivered,
+		fmt.Fprintf(stderr, "nsgflow run: %s: %d blobs read, %d chunks (%d bytes), %d records, %d events; %d accepted, %d rejected, %d refused alone, %d not delivered; %d requests, %d retries; %d ranges acknowledged, %d not; %d blobs closed, %d marked done; skipped %d records, %d tuples; %d storage refusals\n",
+			time.Since(started).Round(time.Millisecond), st.BlobsRead, st.Chunks, st.BytesRead, ss.Records, ss.Events, ss.Accepted, ss.Rejected, ss.Refused, notDelivered,
 			ss.Requests, ss.Retries, ss.RangesAcked, ss.RangesFailed, st.Closed, st.DoneMarked, ss.BadRecords, ss.TuplesSkipped, st.Refused)
 	}
 	status := 0
 	if onceErr != nil {
 		fmt.Fprintf(stderr, "nsgflow run: error: %v\n", onceErr)
+		status = 1
+	}
+	if ss.Refused > 0 && !job.deadLetter {
+		fmt.Fprintf(stderr, "nsgflow run: %d rows refused alone by the destination were not kept (set --dead-letter-file to keep them)\n", ss.Refused)
 		status = 1
 	}
 	if notDelivered > 0 || ss.Rejected > 0 || ss.RangesFailed > 0 || ss.AckFailures > 0 || !clean {

@@ -79,6 +79,7 @@ var sendSettings = []sendSetting{
 	{key: "max_retries", def: strconv.Itoa(loganalytics.CLIDefaults.MaxRetries), usage: "retries per request after the first attempt (0: none)"},
 	{key: "min_backoff", def: "500ms", usage: "first backoff bound (full jitter, doubling)"},
 	{key: "max_backoff", def: "30s", usage: "largest backoff bound"},
+	{key: "dead_letter_file", usage: "append each row the destination refuses alone with 400 to this file (JSON lines: time, destination, status, request_id, reason, row); unset: such rows are only logged and counted"},
 	{key: "timeout", def: "0s", usage: "overall deadline for the whole run (0: none); what is not accepted by then counts as failed"},
 }
 
@@ -104,6 +105,9 @@ func (b boolValue) IsBoolFlag() bool { return true }
 type sendConfig struct {
 	vals    map[string]string
 	fromArg map[string]bool // set by a flag
+	// sinkLog, when set, receives the sink's lines (run: its own log);
+	// otherwise send prints warnings and errors with -v.
+	sinkLog loganalytics.Logger
 }
 
 func (c *sendConfig) get(k string) string { return c.vals[k] }
@@ -180,6 +184,7 @@ type sendTotals struct {
 	parsed           int64
 	accepted         int64
 	rejected         int64
+	refused          int64 // refused alone with 400 (settled, see dead_letter_file)
 	requests         int
 	retries          int
 	splits           int
@@ -266,13 +271,19 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	job.endProgress()
 	t := &job.tot
 	if !*quiet {
-		fmt.Fprintf(stderr, "nsgflow send: %d file(s) (%d failed), %d events parsed, %d accepted, %d rejected, %d not delivered; %d requests, %d retries, %d splits; skipped %d records, %d tuples\n",
-			t.files, t.badFiles, t.parsed, t.accepted, t.rejected, t.parsed-t.accepted-t.rejected, t.requests, t.retries, t.splits, t.recordsSkipped, t.tuplesSkipped)
+		fmt.Fprintf(stderr, "nsgflow send: %d file(s) (%d failed), %d events parsed, %d accepted, %d rejected, %d refused alone, %d not delivered; %d requests, %d retries, %d splits; skipped %d records, %d tuples\n",
+			t.files, t.badFiles, t.parsed, t.accepted, t.rejected, t.refused, t.parsed-t.accepted-t.rejected-t.refused, t.requests, t.retries, t.splits, t.recordsSkipped, t.tuplesSkipped)
 	}
 	if t.firstErr != nil {
 		fmt.Fprintf(stderr, "nsgflow send: error: %v\n", t.firstErr)
 	}
-	if t.badFiles > 0 || t.accepted != t.parsed || t.firstErr != nil {
+	// Rows refused alone count as handled only when the dead-letter file
+	// kept them.
+	kept := t.accepted
+	if job.deadLetter {
+		kept += t.refused
+	}
+	if t.badFiles > 0 || kept != t.parsed || t.firstErr != nil {
 		return 1
 	}
 	return 0
@@ -289,6 +300,9 @@ type sendJob struct {
 	shownLine bool
 	tot       sendTotals
 	st        *loganalytics.Stream
+
+	// deadLetter: rows refused alone are kept in dead_letter_file.
+	deadLetter bool
 }
 
 // flagName is how the CLI's messages name a setting: its flag.
@@ -331,12 +345,15 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 			return nil, fmt.Errorf("%s: remove it, or set %s", w, flagName("destination"))
 		}
 	}
-	logger := loganalytics.LoggerFunc(func(level fblog.Level, format string, args ...any) {
+	var logger loganalytics.Logger = loganalytics.LoggerFunc(func(level fblog.Level, format string, args ...any) {
 		if verbose && level >= fblog.LevelWarn {
 			fmt.Fprintf(stderr, "nsgflow send: %s: %s\n", level, fmt.Sprintf(format, args...))
 		}
 	})
-	job := &sendJob{enc: flowparse.NewEncoder(schema), timeout: timeout, stderr: stderr}
+	if c.sinkLog != nil {
+		logger = c.sinkLog
+	}
+	job := &sendJob{enc: flowparse.NewEncoder(schema), timeout: timeout, stderr: stderr, deadLetter: p.Str("dead_letter_file", "") != ""}
 	if job.sink, err = dest.NewSink(logger); err != nil {
 		return nil, err
 	}
@@ -406,6 +423,7 @@ func (j *sendJob) settle(n int, rep loganalytics.StreamReport) {
 	j.tot.parsed += int64(n)
 	j.tot.accepted += int64(rep.EventsAccepted)
 	j.tot.rejected += int64(rep.EventsRejected)
+	j.tot.refused += int64(rep.EventsRefused)
 	j.tot.requests += rep.Requests
 	j.tot.retries += rep.Retries
 	j.tot.splits += rep.Splits

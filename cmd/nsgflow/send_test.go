@@ -122,7 +122,7 @@ func TestSendLogsIngestion(t *testing.T) {
 		t.Errorf("stdout %q", out)
 	}
 	checkRows(t, srv, files, "NsgFlow_CL")
-	want := "8 file(s) (0 failed), 372 events parsed, 372 accepted, 0 rejected, 0 not delivered;"
+	want := "8 file(s) (0 failed), 372 events parsed, 372 accepted, 0 rejected, 0 refused alone, 0 not delivered;"
 	if !strings.Contains(errs, want) {
 		t.Fatalf("summary %q lacks %q", errs, want)
 	}
@@ -192,7 +192,7 @@ func TestSendFailures(t *testing.T) {
 			[]string{"HTTP 403", "Monitoring Metrics Publisher role"}, "9 events parsed, 0 accepted, 9 rejected"},
 		{"unknown stream", func(s map[string]any) { s["stream"] = "Custom-Nope" }, nil, files[:1], 1, []string{"HTTP 400", "InvalidStream"}, "0 accepted"},
 		{"unreachable", func(s map[string]any) { s["endpoint"] = downURL; s["max_retries"] = 1 }, nil, files[:1], 1,
-			[]string{"gave up after 2 attempts"}, "0 accepted, 0 rejected, 9 not delivered"},
+			[]string{"gave up after 2 attempts"}, "0 accepted, 0 rejected, 0 refused alone, 9 not delivered"},
 		{"deadline", func(s map[string]any) {
 			s["endpoint"] = downURL
 			s["max_retries"] = 50

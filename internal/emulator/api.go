@@ -76,6 +76,7 @@ func (s *Server) dataCollector(r *http.Request, reqID string, out *bytes.Buffer)
 		timeField:     r.Header.Get("time-generated-field"),
 		maxField:      dcMaxField,
 		errCode:       "InvalidDataFormat",
+		refuse:        []byte(s.cfg.Faults.RefuseRowsWith),
 	}
 	if rules.timeField != "" && (len(rules.timeField) > dcMaxColumnName || isReserved([]byte(rules.timeField))) {
 		return "", n, badRequest("InvalidTimeGeneratedField", "time-generated-field names an invalid column.")
@@ -220,6 +221,7 @@ func (s *Server) logsIngestion(r *http.Request, reqID string, out *bytes.Buffer)
 		fillTime:   true,
 		maxField:   liMaxField,
 		errCode:    "InvalidPayload",
+		refuse:     []byte(s.cfg.Faults.RefuseRowsWith),
 	}
 	prefix := make([]byte, 0, 128)
 	prefix = append(prefix, si.prefix...)

@@ -180,6 +180,10 @@ type Faults struct {
 	// (default Fault503) before any share applies.
 	FailFirst     int
 	FailFirstKind FaultKind
+	// RefuseRowsWith, when set, makes every request holding a row whose
+	// JSON contains this text fail with 400 (InvalidPayload, Data Collector
+	// InvalidDataFormat) naming the row: a poison row, refused each time.
+	RefuseRowsWith string
 }
 
 func (f Faults) validate() error {

@@ -61,6 +61,9 @@ type rowRules struct {
 	timeField     string // time-generated-field: must exist and hold RFC 3339
 	maxField      int
 	errCode       string // code for malformed bodies
+	// refuse: a row holding these bytes is refused with 400 errCode
+	// (Faults.RefuseRowsWith).
+	refuse []byte
 }
 
 // rowCounts are what one request's rows did.
@@ -233,6 +236,7 @@ func (e *rowEncoder) skipValue(dst []byte) ([]byte, bool) {
 func (e *rowEncoder) object() *apiError {
 	r := e.r
 	row := e.n.rows
+	rowStart := e.p
 	e.p++ // '{'
 	e.out = append(e.out, r.prefix...)
 	e.cols, e.hasTime, e.timeFieldSeen = 0, false, false
@@ -270,6 +274,9 @@ func (e *rowEncoder) object() *apiError {
 				return e.malformed("row %d is not valid JSON: expected , or } after a field", row)
 			}
 		}
+	}
+	if len(r.refuse) > 0 && bytes.Contains(e.b[rowStart:e.p], r.refuse) {
+		return e.malformed("row %d holds a value this destination refuses (injected fault)", row)
 	}
 	if r.dataCollector && r.timeField != "" && !e.timeFieldSeen {
 		return badRequest("InvalidTimeGeneratedField",

@@ -85,6 +85,7 @@ type shipItem struct {
 type shipCounters struct {
 	chunks, records, events, tuplesSkipped, badRecords atomic.Int64
 	sends, requests, accepted, rejected, retries       atomic.Int64
+	refused                                            atomic.Int64 // refused alone with 400: settled
 	rangesAcked, rangesFailed                          atomic.Int64
 }
 
@@ -339,6 +340,7 @@ func (s *Shipper) send(ev *loganalytics.Events, items []shipItem) {
 			s.st.sends.Add(1)
 			s.st.requests.Add(int64(rep.Requests))
 			s.st.accepted.Add(int64(rep.EventsAccepted))
+			s.st.refused.Add(int64(len(rep.Refused)))
 			for _, k := range rep.Remember {
 				seen[k] = struct{}{}
 			}
@@ -454,8 +456,12 @@ func (s *Shipper) Close(grace time.Duration) bool {
 type ShipStats struct {
 	Chunks, Records, Events, TuplesSkipped, BadRecords int64
 	Sends, Requests, Accepted, Rejected, Retries       int64
-	RangesAcked, RangesFailed, AckWrites, AckFailures  int64
-	PendingBytes                                       int
+	// Refused counts events the destination refused alone with 400; they
+	// were logged (and written to the dead-letter file if one is set) and
+	// their ranges acknowledged.
+	Refused                                           int64
+	RangesAcked, RangesFailed, AckWrites, AckFailures int64
+	PendingBytes                                      int
 }
 
 // Stats returns the counters so far.
@@ -467,7 +473,7 @@ func (s *Shipper) Stats() ShipStats {
 		Chunks: s.st.chunks.Load(), Records: s.st.records.Load(), Events: s.st.events.Load(),
 		TuplesSkipped: s.st.tuplesSkipped.Load(), BadRecords: s.st.badRecords.Load(),
 		Sends: s.st.sends.Load(), Requests: s.st.requests.Load(), Accepted: s.st.accepted.Load(),
-		Rejected: s.st.rejected.Load(), Retries: s.st.retries.Load(),
+		Rejected: s.st.rejected.Load(), Retries: s.st.retries.Load(), Refused: s.st.refused.Load(),
 		RangesAcked: s.st.rangesAcked.Load(), RangesFailed: s.st.rangesFailed.Load(),
 		AckWrites: s.acker.acked.Load(), AckFailures: s.acker.failed.Load(), PendingBytes: pb,
 	}

@@ -166,6 +166,7 @@ func (p *Pipeline) Flush(chunk []byte, tag string) Result {
 	}
 	p.stats.requests.Add(int64(rep.Requests))
 	p.stats.eventsAccepted.Add(int64(rep.EventsAccepted))
+	p.stats.eventsRefused.Add(int64(rep.EventsRefused))
 	if rep.OK() {
 		p.mem.forget(key)
 		p.ack(w, nil, retried(seen, rep.Sent))

@@ -208,6 +208,7 @@ type counters struct {
 	flushes, ok, retry, errors     atomic.Int64
 	records, badChunks, requests   atomic.Int64
 	eventsAccepted, eventsRejected atomic.Int64
+	eventsRefused                  atomic.Int64
 	maxBodies                      atomic.Int64
 	skipped                        [numKinds]atomic.Int64
 }
@@ -231,6 +232,9 @@ type Stats struct {
 	EventsRejected            int64
 	Skipped                   map[string]int64
 	RememberedChunks          int
+	// EventsRefused: refused alone with 400 (logged, in dead_letter_file
+	// if set, acknowledged).
+	EventsRefused int64
 	// PeakBodies is the most request bodies one flush had alive at once
 	// (at most the concurrency setting).
 	PeakBodies int
@@ -243,6 +247,7 @@ func (p *Pipeline) Stats() Stats {
 		Records: p.stats.records.Load(), BadChunks: p.stats.badChunks.Load(), Requests: p.stats.requests.Load(),
 		EventsAccepted: p.stats.eventsAccepted.Load(), EventsRejected: p.stats.eventsRejected.Load(),
 		Skipped: map[string]int64{}, RememberedChunks: p.mem.len(), PeakBodies: int(p.stats.maxBodies.Load()),
+		EventsRefused: p.stats.eventsRefused.Load(),
 	}
 	for k := range p.stats.skipped {
 		if n := p.stats.skipped[k].Load(); n > 0 {

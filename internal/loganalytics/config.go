@@ -52,6 +52,12 @@ type Delivery struct {
 	MinBackoff, MaxBackoff time.Duration
 	// MaxRetryAfter caps a server's Retry-After. Default 5m.
 	MaxRetryAfter time.Duration
+	// DeadLetterFile, when set, is a file to which each row the destination
+	// refused alone with 400 is appended (one JSON object a line: time,
+	// destination, status, request_id, reason, row) before it is
+	// acknowledged; created at the first such row, mode 0600. Unset: such
+	// rows are only logged and counted.
+	DeadLetterFile string
 	// Logger receives log lines; nil discards them.
 	Logger Logger
 	// HTTPClient overrides the client (tests, proxies). Default: a client

@@ -70,10 +70,7 @@ func (s *dataCollector) Send(ctx context.Context, ev *Events, batches []Batch) R
 	return s.send(ctx, ev, batches)
 }
 
-func (s *dataCollector) Close() error {
-	s.d.HTTPClient.CloseIdleConnections()
-	return nil
-}
+func (s *dataCollector) Close() error { return s.engine.close() }
 
 func (s *dataCollector) name() string   { return "data collector" }
 func (s *dataCollector) target() string { return s.tgt }
@@ -131,8 +128,11 @@ func (s *dataCollector) classify(status int, h http.Header, body []byte, reqID s
 		return outcome{kind: outTransient, err: s.errorf(status, reqID, false, "%s: %s", what(), azureError(body))}
 	case status == http.StatusForbidden || status == http.StatusUnauthorized:
 		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; the signature was refused: check WorkspaceID and SharedKey (primary or secondary key of this workspace) and the system clock (x-ms-date must be within minutes)", what(), azureError(body))}
+	case status == http.StatusBadRequest && requestLevel400(body, dcRequestCodes):
+		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; fix the request (Log-Type, time-generated-field, api-version); not retried", what(), azureError(body))}
 	case status == http.StatusBadRequest:
-		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; fix the request (Log-Type, time-generated-field, body JSON); not retried", what(), azureError(body))}
+		reason := azureError(body)
+		return outcome{kind: outBadRows, status: status, reqID: reqID, reason: reason, err: s.errorf(status, reqID, true, "%s: %s", what(), reason)}
 	default:
 		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; not retried", what(), azureError(body))}
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nsgflow/nsgflow/internal/fblog"
@@ -29,13 +30,24 @@ const (
 	outTransient             // retry after backoff (or retryAfter)
 	outSplit                 // body too large: split in halves
 	outPermanent             // do not retry
+	outBadRows               // 400 about the rows: split to isolate the refused ones
 )
 
 type outcome struct {
 	kind       outcomeKind
 	retryAfter time.Duration // >0: server asked for this wait
 	err        error
+	reason     string // outBadRows: Azure's code and message
+	status     int
+	reqID      string
 }
+
+// MaxRefusedRows is how many rows of one batch may be refused alone (400
+// after isolation) before the batch is taken as refused as a whole: a
+// destination that refuses every row (the stream or table does not match the
+// schema) stops loudly after about 3 × MaxRefusedRows requests instead of
+// isolating, one by one, rows that are all bad.
+const MaxRefusedRows = 10
 
 // api is what differs between the two destinations.
 type api interface {
@@ -57,12 +69,26 @@ type engine struct {
 	cut    cutter
 	scrub  *scrubber
 	log    Logger
-	gzip   int // level, 0 = off
+	gzip   int         // level, 0 = off
+	dead   *deadLetter // nil: refused rows are only logged and counted
 	closed chan struct{}
 }
 
 func newEngine(d Delivery, a api, c cutter, s *scrubber, gzipLevel int) *engine {
-	return &engine{d: d, api: a, cut: c, scrub: s, log: scrubLogger{d.Logger, s}, gzip: gzipLevel}
+	e := &engine{d: d, api: a, cut: c, scrub: s, log: scrubLogger{d.Logger, s}, gzip: gzipLevel}
+	if d.DeadLetterFile != "" {
+		e.dead = &deadLetter{path: d.DeadLetterFile}
+	}
+	return e
+}
+
+// close releases idle connections and closes the dead-letter file.
+func (e *engine) close() error {
+	e.d.HTTPClient.CloseIdleConnections()
+	if e.dead != nil {
+		return e.dead.close()
+	}
+	return nil
 }
 
 func defaultClient(conc int) *http.Client {
@@ -101,6 +127,12 @@ type pieceResult struct {
 	rejected  bool
 	permErr   error
 	lastErr   error
+	// refused are the rows isolated by 400 splits, settled (dead-lettered and
+	// counted) only when the whole batch is.
+	refused []RefusedRow
+	// wholesale is shared by the batches of one Send: set once a batch
+	// reached MaxRefusedRows, so the other batches' 400s stop at once.
+	wholesale *atomic.Bool
 }
 
 func (r *pieceResult) fail(err error, permanent bool) {
@@ -121,9 +153,11 @@ func (e *engine) send(ctx context.Context, ev *Events, batches []Batch) Report {
 		return rep
 	}
 	var mu sync.Mutex
+	var wholesale atomic.Bool
 	merge := func(i int, b Batch, r *pieceResult, ok bool) {
 		mu.Lock()
 		defer mu.Unlock()
+		ok = e.settleRefused(ev, b, r, ok, &rep)
 		rep.Requests += r.requests
 		rep.Retries += r.retries
 		rep.Splits += r.splits
@@ -155,7 +189,7 @@ func (e *engine) send(ctx context.Context, ev *Events, batches []Batch) Report {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				var r pieceResult
+				r := pieceResult{wholesale: &wholesale}
 				ok := e.piece(ctx, ev, batches[i], &r)
 				merge(i, batches[i], &r, ok)
 			}
@@ -194,6 +228,27 @@ func (e *engine) piece(ctx context.Context, ev *Events, b Batch, r *pieceResult)
 		r.splitKeys = append(r.splitKeys, b.Key^SplitMark)
 		l, rt := halves(ev, b)
 		e.log.Logf(fblog.LevelWarn, "%s: body of %d events (%d bytes) too large: splitting into %d + %d events", e.api.name(), b.Count, b.Bytes, l.Count, rt.Count)
+		okL := e.piece(ctx, ev, l, r)
+		okR := e.piece(ctx, ev, rt, r)
+		return okL && okR
+	case outBadRows:
+		if b.Count == 1 {
+			// Refused alone: settled with the whole batch (settleRefused).
+			r.refused = append(r.refused, RefusedRow{Event: b.First, Key: b.Key, Status: out.status, RequestID: out.reqID, Reason: e.scrub.scrub(out.reason)})
+			return true
+		}
+		if len(r.refused) >= MaxRefusedRows || r.wholesale.Load() {
+			r.wholesale.Store(true)
+			r.evRej += b.Count
+			err := e.errorf(out.status, out.reqID, true, "%v; %d rows were refused one by one before: the destination refuses every row (does the stream or table match the schema?); not retried", out.err, MaxRefusedRows)
+			r.fail(err, true)
+			e.log.Logf(fblog.LevelError, "%v", err)
+			return false
+		}
+		r.splits++
+		r.splitKeys = append(r.splitKeys, b.Key^SplitMark)
+		l, rt := halves(ev, b)
+		e.log.Logf(fblog.LevelWarn, "%v: isolating the refused rows: splitting %d events into %d + %d", out.err, b.Count, l.Count, rt.Count)
 		okL := e.piece(ctx, ev, l, r)
 		okR := e.piece(ctx, ev, rt, r)
 		return okL && okR

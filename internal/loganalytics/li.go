@@ -75,10 +75,7 @@ func (s *logsIngestion) Send(ctx context.Context, ev *Events, batches []Batch) R
 	return s.send(ctx, ev, batches)
 }
 
-func (s *logsIngestion) Close() error {
-	s.d.HTTPClient.CloseIdleConnections()
-	return nil
-}
+func (s *logsIngestion) Close() error { return s.engine.close() }
 
 func (s *logsIngestion) name() string   { return "logs ingestion" }
 func (s *logsIngestion) target() string { return s.tgt }
@@ -130,8 +127,11 @@ func (s *logsIngestion) classify(status int, h http.Header, body []byte, reqID s
 		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; the identity lacks the Monitoring Metrics Publisher role on the DCR (role assignments can take 30 minutes)", what, azureError(body))}
 	case status == http.StatusNotFound:
 		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; check the DCR immutable ID, the stream name and that Endpoint is the DCE or DCR endpoint in the DCR's region", what, azureError(body))}
+	case status == http.StatusBadRequest && requestLevel400(body, liRequestCodes):
+		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; the request does not match the DCR: not retried", what, azureError(body))}
 	case status == http.StatusBadRequest:
-		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; the data does not match the DCR stream: not retried", what, azureError(body))}
+		reason := azureError(body)
+		return outcome{kind: outBadRows, status: status, reqID: reqID, reason: reason, err: s.errorf(status, reqID, true, "%s: %s", what, reason)}
 	default:
 		return outcome{kind: outPermanent, err: s.errorf(status, reqID, true, "%s: %s; not retried", what, azureError(body))}
 	}

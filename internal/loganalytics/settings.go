@@ -59,6 +59,7 @@ var Keys = []Key{
 	{"log_type", "", "data_collector", "Table name without `_CL`: letters, digits, underscore (required)."},
 	{"time_generated_field", DefaultDCTimeField + " (default schema), DateTime (seed)", "data_collector", "Body field holding the event time, sent as `time-generated-field`; the event-time column is renamed to it. `TimeGenerated` is reserved by the API."},
 	{"azure_resource_id", "off", "data_collector", "Send each event's flow-log resource ID as `x-ms-AzureResourceId` (resource-context access)."},
+	{"dead_letter_file", "", "both", "File to which each row the destination refuses alone with 400 is appended (JSON lines: `time`, `destination`, `status`, `request_id`, `reason`, `row`; see docs/oms.md) before it is acknowledged; the other rows of its batch are delivered. Empty: such rows are only logged and counted."},
 }
 
 // Defaults are the caller's defaults for settings whose right value depends
@@ -111,6 +112,7 @@ func ParseDestination(p *fbconf.Parser, def Defaults) Destination {
 		MaxBodyBytes:   p.Int("max_body_bytes", 0, 0, DataCollectorMaxBody),
 		MinBackoff:     p.Duration("min_backoff", 500*time.Millisecond, time.Millisecond, 10*time.Minute),
 		MaxBackoff:     p.Duration("max_backoff", 30*time.Second, time.Millisecond, time.Hour),
+		DeadLetterFile: p.Str("dead_letter_file", ""),
 	}
 	if del.MaxBodyBytes != 0 && del.MaxBodyBytes < 1024 {
 		p.Fail("%s %d is out of range: set between 1024 and %d, or 0 for the default", p.Name("max_body_bytes"), del.MaxBodyBytes, DataCollectorMaxBody)

@@ -39,9 +39,17 @@ type Report struct {
 	// SplitMark of each batch or piece that was split. See Remaining.
 	Remember []uint64
 
+	// Refused lists the events the destination refused alone with 400 once
+	// their batch was split down to them (the other events of the batch were
+	// accepted). They are settled: logged, written to the dead-letter file
+	// when one is configured, and their batch counts as Accepted, so a
+	// caller acknowledges them instead of sending them again forever. They
+	// are in neither EventsAccepted nor EventsRejected.
+	Refused []RefusedRow
+
 	Requests int // HTTP requests made
 	Retries  int // requests that were retries of an earlier attempt
-	Splits   int // 413 splits
+	Splits   int // 413 splits and 400 isolation splits
 
 	EventsAccepted int
 	EventsRejected int // events in permanently refused batches or pieces

@@ -98,6 +98,9 @@ type StreamReport struct {
 
 	Requests, Retries, Splits      int
 	EventsAccepted, EventsRejected int
+	// EventsRefused counts events refused alone with 400 and settled (see
+	// Report.Refused); their batches count as accepted.
+	EventsRefused int
 	// Err is the first permanent error, else the last transient one.
 	Err       error
 	Permanent bool
@@ -324,6 +327,7 @@ func (s *Stream) merge(base int, sent, left []Batch, rep Report) {
 	r.Splits += rep.Splits
 	r.EventsAccepted += rep.EventsAccepted
 	r.EventsRejected += rep.EventsRejected
+	r.EventsRefused += len(rep.Refused)
 	switch {
 	case rep.Err != nil && rep.Permanent && !r.Permanent:
 		r.Err, r.Permanent = rep.Err, true

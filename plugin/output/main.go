@@ -221,8 +221,8 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
 	start := time.Now()
 	left := inst.pipe.Close(inst.cfg.Grace)
 	st := inst.pipe.Stats()
-	inst.log.Infof("exit after %v: %d flushes (%d ok, %d retry, %d error), %d records, %d events accepted, %d rejected, skipped %v",
-		time.Since(start).Round(time.Millisecond), st.Flushes, st.OK, st.Retry, st.Error, st.Records, st.EventsAccepted, st.EventsRejected, st.Skipped)
+	inst.log.Infof("exit after %v: %d flushes (%d ok, %d retry, %d error), %d records, %d events accepted, %d rejected, %d refused alone, skipped %v",
+		time.Since(start).Round(time.Millisecond), st.Flushes, st.OK, st.Retry, st.Error, st.Records, st.EventsAccepted, st.EventsRejected, st.EventsRefused, st.Skipped)
 	if left > 0 {
 		inst.log.Warnf("exit: %d flushes abandoned after grace %v", left, inst.cfg.Grace)
 	}
