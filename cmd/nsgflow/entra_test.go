@@ -625,3 +625,68 @@ func TestEntraServiceRefusals(t *testing.T) {
 		})
 	}
 }
+// TestEntraFailures: each permanent credential failure ends nsgflow run in
+// under five seconds with an error naming the setting to fix, and neither
+// the secret nor a token appears in its output.
+func TestEntraFailures(t *testing.T) {
+	const wrong = "wrong-secret-value-abcdef0123456789"
+	cases := []struct {
+		name  string
+		args  []string
+		env   []string
+		names []string // what the error must mention
+		// localCheckpoints keeps checkpoints in a directory, so the first
+		// storage request is the listing, not the checkpoint container.
+		localCheckpoints bool
+	}{
+		{name: "storage bad secret",
+			args:  []string{"--storage-auth", "client-secret", "--storage-client-id", entraApp, "--storage-tenant-id", entratest.DefaultTenant, "--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant},
+			env:   []string{envStorageSecret + "=" + wrong, envClientSecret + "=" + entraSecret},
+			names: []string{"storage-client-secret", "AADSTS7000215"}},
+		{name: "storage bad secret, local checkpoints", localCheckpoints: true,
+			args:  []string{"--storage-auth", "client-secret", "--storage-client-id", entraApp, "--storage-tenant-id", entratest.DefaultTenant, "--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant},
+			env:   []string{envStorageSecret + "=" + wrong, envClientSecret + "=" + entraSecret},
+			names: []string{"storage-client-secret", "AADSTS7000215"}},
+		{name: "logs ingestion bad secret",
+			args:  []string{"--storage-auth", "client-secret", "--storage-client-id", entraApp, "--storage-tenant-id", entratest.DefaultTenant, "--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant},
+			env:   []string{envStorageSecret + "=" + entraSecret, envClientSecret + "=" + wrong},
+			names: []string{"NSGFLOW_CLIENT_SECRET", "AADSTS7000215"}},
+		{name: "unknown client",
+			args:  []string{"--storage-auth", "client-secret", "--storage-client-id", "99999999-0000-4000-8000-000000000009", "--storage-tenant-id", entratest.DefaultTenant, "--credential", "client_secret", "--client-id", entraApp, "--tenant-id", entratest.DefaultTenant},
+			env:   []string{envStorageSecret + "=" + entraSecret, envClientSecret + "=" + entraSecret},
+			names: []string{"storage-client-id", "AADSTS700016"}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newEntraRig(t, "public")
+			o := flowgen.Options{Format: flowgen.FormatVNetv4, Resources: 1, MACs: 1, Hours: 1, RecordsPerHour: 2, TuplesPerRecord: 3,
+				Seed: uint64(900 + i), Start: time.Now().UTC().Add(-3 * time.Hour)}
+			_, blobs := uploadSet(t, r.az.Client(), o)
+			args := append(append(entraArgs(t, r, r.az.Endpoint(), fmt.Sprintf("nsgflow-cp-fail-%d", i), blobs...), "--once"), c.args...)
+			if c.localCheckpoints {
+				args = append(dropFlags(args, "--checkpoint-container"), "--checkpoint-dir", t.TempDir())
+			}
+			start := time.Now()
+			code, stderr := runEntraChild(t, r, args, c.env, time.Minute)
+			took := time.Since(start)
+			t.Logf("exit %d after %v:\n%s", code, took.Round(time.Millisecond), stderr)
+			if code == 0 {
+				t.Fatal("nsgflow run succeeded")
+			}
+			if took > 5*time.Second {
+				t.Errorf("took %v to fail: a permanent credential error must fail fast", took)
+			}
+			for _, n := range c.names {
+				if !strings.Contains(stderr, n) {
+					t.Errorf("the error does not name %q", n)
+				}
+			}
+			for _, s := range []string{wrong, entraSecret} {
+				if strings.Contains(stderr, s) {
+					t.Errorf("the output holds a secret")
+				}
+			}
+		})
+	}
+}
+

@@ -255,3 +255,19 @@ func (a *Auth) hint(op string, status int, code string, account string, name fun
 	}
 	return "the identity has no data role for this on account " + account + ": grant it " + role + " on the account or container; new role assignments can take a few minutes"
 }
+
+// Refusal is the RefusedError for err on op made outside a running Source
+// (the checkpoint container created before it starts); nil when err is not
+// a refusal. err should be redacted already.
+func (c *Config) Refusal(op string, err error) error {
+	if !IsRefusal(err) {
+		return nil
+	}
+	e := &RefusedError{Op: op, Setting: c.Auth.Describe(c.name), Err: err}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		e.Status, e.Code = re.StatusCode, re.ErrorCode
+	}
+	e.Hint = c.Auth.hint(op, e.Status, e.Code, c.Auth.AccountName, c.name)
+	return e
+}

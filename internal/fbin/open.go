@@ -32,6 +32,9 @@ func OpenSource(cfg Config, log *fblog.Logger) (*blobsource.Source, checkpoint.S
 		err := b.CreateContainer(ctx)
 		cancel()
 		if err != nil {
+			if re := sc.Refusal("create checkpoint container "+cfg.CheckpointContainer, redact.Error(err)); re != nil {
+				return nil, nil, re
+			}
 			return nil, nil, fmt.Errorf("checkpoint container %s: %w", cfg.CheckpointContainer, redact.Error(err))
 		}
 		store = b
