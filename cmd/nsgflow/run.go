@@ -73,6 +73,11 @@ var runStorageSettings = []sendSetting{
 	{key: "done_marker", def: "false", isBool: true, usage: "set metadata on each closed blob once all its records were delivered, and skip blobs carrying it"},
 	{key: "done_marker_key", def: "OmsLogType", usage: "metadata key of the done marker"},
 	{key: "done_marker_value", def: "NSGFlowLogs", usage: "metadata value of the done marker"},
+	{key: "queue_name", usage: "notification mode: storage queue of Event Grid BlobCreated events (docs/notifications.md); --poll-interval then paces only the listing pass"},
+	{key: "queue_endpoint", usage: "queue service URL (default from the account; Azurite: http://127.0.0.1:10001/devstoreaccount1)"},
+	{key: "queue_dead_letter", usage: "queue for poison and unreadable messages (default <queue-name>-poison; off: delete them)"},
+	{key: "queue_visibility_timeout", def: "60s", usage: "visibility timeout of a received message, renewed while its blob is in flight"},
+	{key: "queue_max_dequeue", def: "5", usage: "deliveries of one message before it goes to the dead-letter queue"},
 	{key: "linger", def: "1s", usage: "how long events wait for more before a batch is sent"},
 	{key: "shutdown_timeout", def: "10s", usage: "on SIGTERM/SIGINT, how long in-flight batches may take before they are abandoned (their ranges are read again next time)"},
 }

@@ -77,6 +77,9 @@ type Stats struct {
 	// callback, and every blob whose hour is over (plus Grace) was closed.
 	// Acknowledgments may still be missing (Pending counts those blobs).
 	CaughtUp bool
+
+	// Hinted: blobs named by notifications (Config.Hints) and looked at.
+	Hinted int64
 }
 
 // hourEnd is the end of the hour starting at h.

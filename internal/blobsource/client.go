@@ -187,6 +187,22 @@ func (a *Auth) NewServiceClient() (*service.Client, error) {
 	return c, nil
 }
 
+// TokenCredential returns the Entra ID credential of the configured method
+// (for other clients of the same account, such as the queue of
+// notification mode); an error for key, SAS, connection-string and
+// anonymous methods.
+func (a *Auth) TokenCredential() (azcore.TokenCredential, error) {
+	cc, ok := cloudConfig[strings.ToLower(a.Cloud)]
+	if !ok {
+		return nil, fmt.Errorf("blobsource: unknown cloud %q (want public, china or usgov)", a.Cloud)
+	}
+	return a.tokenCredential(a.method(), cc)
+}
+
+// MethodName is the auth method in use: Method, or the one picked from
+// what is set.
+func (a *Auth) MethodName() string { return a.method() }
+
 // tokenCredential builds the azidentity credential for an Entra ID method.
 func (a *Auth) tokenCredential(m string, cc cloud.Configuration) (azcore.TokenCredential, error) {
 	co := azcore.ClientOptions{Cloud: cc}

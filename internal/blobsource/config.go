@@ -57,6 +57,11 @@ type Config struct {
 
 	DoneMarker DoneMarker
 
+	// Hints, if set, is notification mode: the blobs it names are read as
+	// soon as they are named, and PollInterval paces only the listing pass
+	// that catches what notifications missed. Ignored with Once.
+	Hints Hints
+
 	// Once makes Run return nil after the first poll cycle that is caught
 	// up (Stats.CaughtUp: everything listed up to now read to its committed
 	// end and handed over, no backfill left, every finished hour's blob

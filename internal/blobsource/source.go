@@ -33,6 +33,9 @@ type Source struct {
 	st  statsCounters
 	ref refusals
 
+	// hinted counts Stats.Hinted (apart from statsCounters, which others edit often).
+	hinted atomic.Int64
+
 	// Owned by the Run goroutine.
 	resources map[string]*resource
 	blobs     map[string]*blobState // open blobs being followed
@@ -108,7 +111,11 @@ func accountName(configured, serviceURL string) string {
 func (s *Source) Store() checkpoint.Store { return s.store }
 
 // Stats returns a snapshot of the counters; safe to call at any time.
-func (s *Source) Stats() Stats { return s.st.snapshot() }
+func (s *Source) Stats() Stats {
+	st := s.st.snapshot()
+	st.Hinted = s.hinted.Load()
+	return st
+}
 
 // Handler receives chunks. It is called from up to Config.Concurrency
 // goroutines at once, but for one blob one chunk at a time, in order. An
@@ -122,15 +129,14 @@ type Handler func(ctx context.Context, c Chunk) error
 func (s *Source) Run(ctx context.Context, fn Handler) error {
 	failures := 0
 	var delay time.Duration
+	var wake <-chan struct{}
+	if s.cfg.Hints != nil && !s.cfg.Once {
+		wake = s.cfg.Hints.Wake()
+		defer s.runHints(ctx)()
+	}
 	for {
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
-			}
+		if delay > 0 && !s.wait(ctx, delay, wake, fn) {
+			return nil
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -179,6 +185,29 @@ func (s *Source) Run(ctx context.Context, fn Handler) error {
 				// An early discovery is due before the next poll.
 				delay = min(delay, max(s.discoveryWait, time.Second))
 			}
+		}
+	}
+}
+
+// wait sleeps for delay, reading hinted blobs whenever wake signals; false
+// when ctx is done.
+func (s *Source) wait(ctx context.Context, delay time.Duration, wake <-chan struct{}, fn Handler) bool {
+	deadline := time.Now().Add(delay)
+	for {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+			return true
+		case <-wake:
+			t.Stop()
+			s.hintCycle(ctx, fn)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nsgflow/nsgflow/internal/fbconf"
 	"github.com/nsgflow/nsgflow/internal/fblog"
 	"github.com/nsgflow/nsgflow/internal/flowparse"
+	"github.com/nsgflow/nsgflow/internal/notify"
 )
 
 // ConfigGetter returns a configuration value by key, "" when unset. The
@@ -78,6 +79,11 @@ var Keys = []Key{
 	{"done_marker", "off", "Set metadata on a blob once its hour is closed and every record was acknowledged, and skip blobs that carry it."},
 	{"done_marker_key", "OmsLogType", "Metadata key of the done marker."},
 	{"done_marker_value", "NSGFlowLogs", "Metadata value of the done marker."},
+	{"queue_name", "", "Notification mode: the storage queue receiving Event Grid `Microsoft.Storage.BlobCreated` events for the flow-log containers (see docs/notifications.md). Blobs are read as their events arrive; `poll_interval` then paces only the listing pass that catches missed events (set it to minutes)."},
+	{"queue_endpoint", "https://<account>.queue.core.windows.net", "Queue service URL; derived from `storage_endpoint` or the account. Set it for Azurite (`http://127.0.0.1:10001/devstoreaccount1`)."},
+	{"queue_dead_letter", "<queue_name>-poison", "Queue receiving messages that are not events, or whose blob was not checkpointed after `queue_max_dequeue` deliveries; `off` deletes them after logging."},
+	{"queue_visibility_timeout", notify.DefaultVisibility.String(), "Visibility timeout taken on each message and renewed while its blob is in flight."},
+	{"queue_max_dequeue", strconv.Itoa(notify.DefaultMaxDequeue), "Deliveries of one message before it goes to the dead-letter queue."},
 	{"ack_mode", DefaultAckMode, "`ack`: the checkpoint moves when the nsgflow output acknowledged delivery (at-least-once end to end). `handover`: when Fluent Bit took the records (any output)."},
 	{"expand", "off", "`off`: one record per flow-log record (the nsgflow output expands them). `on`: one flat event per flow tuple, for filters and other outputs."},
 	{"schema", "default", "Event layout with `expand on`: `default`, `seed` or `asim`."},
@@ -95,6 +101,9 @@ type Config struct {
 	// Source.CheckpointDir.
 	CheckpointContainer string
 	CheckpointPrefix    string
+
+	// Queue is notification mode (queue_name set): package notify.
+	Queue QueueConfig
 
 	AckMode        string
 	Expand         bool
@@ -212,6 +221,32 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		p.Fail("done_marker_value must be printable ASCII on one line")
 	}
 
+	c.Queue.Name = p.Str("queue_name", "")
+	c.Queue.Endpoint = p.Str("queue_endpoint", "")
+	c.Queue.DeadLetter = p.Str("queue_dead_letter", "")
+	c.Queue.Visibility = p.Duration("queue_visibility_timeout", notify.DefaultVisibility, time.Second, time.Hour)
+	c.Queue.MaxDequeue = int64(p.Size("queue_max_dequeue", notify.DefaultMaxDequeue, 1, 1000))
+	if c.Queue.Name != "" {
+		if !validQueue(c.Queue.Name) {
+			p.Fail("queue_name %q is not a queue name (3-63 lower-case letters, digits and '-')", fbconf.Clip(c.Queue.Name))
+		}
+		switch c.Queue.DeadLetter {
+		case "":
+			c.Queue.DeadLetter = c.Queue.Name + "-poison"
+		case "off":
+			c.Queue.DeadLetter = ""
+		default:
+			if !validQueue(c.Queue.DeadLetter) {
+				p.Fail("queue_dead_letter %q is not a queue name (3-63 lower-case letters, digits and '-'), or off", fbconf.Clip(c.Queue.DeadLetter))
+			}
+		}
+		if _, err := notify.QueueServiceURL(c.Source.Auth, c.Queue.Endpoint); err != nil {
+			p.Fail("%v", err)
+		}
+	} else if c.Queue.Endpoint != "" || c.Queue.DeadLetter != "" {
+		p.Fail("queue_endpoint and queue_dead_letter apply with queue_name only")
+	}
+
 	c.AckMode = p.Choice("ack_mode", DefaultAckMode, AckOutput, AckHandover)
 	c.Expand = p.Bool("expand", false)
 	schemaName := p.Choice("schema", flowparse.DefaultSchema.Name, flowparse.SchemaNames()...)
@@ -262,6 +297,19 @@ func validContainer(s string) bool {
 		}
 	}
 	return true
+}
+
+// validQueue: 3-63 lower-case letters, digits and single '-', not at the ends.
+func validQueue(s string) bool {
+	return len(s) >= 3 && len(s) <= 63 && s[0] != '-' && validContainer(s)
+}
+
+// QueueConfig is notification mode's queue (package notify).
+type QueueConfig struct {
+	Name, Endpoint string
+	DeadLetter     string // "" = none
+	Visibility     time.Duration
+	MaxDequeue     int64
 }
 
 func validMetaKey(s string) bool {

@@ -8,6 +8,7 @@ import (
 	"github.com/nsgflow/nsgflow/internal/blobsource"
 	"github.com/nsgflow/nsgflow/internal/checkpoint"
 	"github.com/nsgflow/nsgflow/internal/fblog"
+	"github.com/nsgflow/nsgflow/internal/notify"
 	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
@@ -46,10 +47,37 @@ func OpenSource(cfg Config, log *fblog.Logger) (*blobsource.Source, checkpoint.S
 		store = d
 	}
 	sc.Store = store
+	var rd *notify.Reader
+	if q := cfg.Queue; q.Name != "" {
+		var err error
+		if rd, err = openNotify(cfg, store, log); err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		sc.Hints = rd
+	}
 	src, err := blobsource.New(sc)
 	if err != nil {
 		store.Close()
 		return nil, nil, err
 	}
 	return src, store, nil
+}
+
+// openNotify builds notification mode's queue reader; Source.Run runs it.
+func openNotify(cfg Config, store checkpoint.Store, log *fblog.Logger) (*notify.Reader, error) {
+	q := cfg.Queue
+	a := cfg.Source.Auth
+	qc, err := notify.NewQueueClient(a, q.Endpoint, q.Name)
+	if err != nil {
+		return nil, fmt.Errorf("queue_name %s: %w", q.Name, err)
+	}
+	nc := notify.Config{Queue: qc, Store: store,
+		Visibility: q.Visibility, MaxDequeue: q.MaxDequeue, Logger: log.Slog()}
+	if q.DeadLetter != "" {
+		if nc.DeadLetter, err = notify.NewQueueClient(a, q.Endpoint, q.DeadLetter); err != nil {
+			return nil, fmt.Errorf("queue_dead_letter %s: %w", q.DeadLetter, err)
+		}
+	}
+	return notify.New(nc)
 }

@@ -60,10 +60,16 @@ type Server struct {
 
 // Binary returns the path of azurite-blob: $AZURITE_BLOB if set, else
 // node_modules/.bin/azurite-blob in the module root above the working dir.
-func Binary() (string, error) {
-	if p := os.Getenv("AZURITE_BLOB"); p != "" {
+func Binary() (string, error) { return binary("blob") }
+
+func binary(svc string) (string, error) {
+	env, p := "AZURITE_BLOB", os.Getenv("AZURITE_BLOB")
+	if svc == "queue" {
+		env, p = "AZURITE_QUEUE", os.Getenv("AZURITE_QUEUE")
+	}
+	if p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("azuritetest: AZURITE_BLOB=%s: %w", p, err)
+			return "", fmt.Errorf("azuritetest: %s=%s: %w", env, p, err)
 		}
 		return p, nil
 	}
@@ -73,7 +79,7 @@ func Binary() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "node_modules", ".bin", "azurite-blob")
+			p := filepath.Join(dir, "node_modules", ".bin", "azurite-"+svc)
 			if _, err := os.Stat(p); err != nil {
 				return "", fmt.Errorf("azuritetest: %s not found", p)
 			}
@@ -126,6 +132,16 @@ type Options struct {
 	// (devstoreaccount1.blob.core.chinacloudapi.cn, through a test proxy);
 	// path-style URLs on 127.0.0.1 keep working.
 	ProductStyle bool
+	// Queue runs Azurite's queue service (azurite-queue) instead of blob;
+	// use QueueService and QueueClient (StartQueue sets it).
+	Queue bool
+}
+
+func (o Options) service() string {
+	if o.Queue {
+		return "queue"
+	}
+	return "blob"
 }
 
 // StartWith is Start with options.
@@ -144,7 +160,7 @@ func LaunchWith(o Options) (*Server, error) {
 	if o.OAuth && o.CertFile == "" {
 		return nil, errors.New("azuritetest: OAuth needs HTTPS (CertFile, KeyFile)")
 	}
-	bin, err := Binary()
+	bin, err := binary(o.service())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotInstalled, err)
 	}
@@ -181,7 +197,8 @@ var listenRE = regexp.MustCompile(`listens on https?://127\.0\.0\.1:(\d+)`)
 func (s *Server) start(port int) error {
 	// Port 0 lets Azurite pick a free port and print it: no race with
 	// other tests for a port chosen in advance.
-	args := []string{"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
+	svc := s.opt.service()
+	args := []string{"--" + svc + "Host", "127.0.0.1", "--" + svc + "Port", strconv.Itoa(port),
 		"--location", s.Dir, "--skipApiVersionCheck", "--loose", "--silent"}
 	if !s.opt.ProductStyle {
 		args = append(args, "--disableProductStyleUrl")
@@ -231,16 +248,19 @@ func (s *Server) start(port int) error {
 		s.Port, s.cmd, s.done = p, cmd, done
 		s.mu.Unlock()
 	case <-done:
-		return fmt.Errorf("azuritetest: azurite-blob exited before listening:\n%s", tail.String())
+		return fmt.Errorf("azuritetest: azurite-%s exited before listening:\n%s", s.opt.service(), tail.String())
 	case <-time.After(60 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		return fmt.Errorf("azuritetest: azurite-blob did not start within 60s")
+		return fmt.Errorf("azuritetest: azurite-%s did not start within 60s", s.opt.service())
 	}
 	return s.waitReady()
 }
 
 // waitReady polls the service until it answers a real request.
 func (s *Server) waitReady() error {
+	if s.opt.Queue {
+		return s.waitQueueReady()
+	}
 	c := s.Client()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
