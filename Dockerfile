@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # nsgflow images. Targets:
 #   fluent-bit (default)  Fluent Bit with the nsgflow output (out_nsgflow.so, name
 #                         "nsgflow") and blob input (in_nsgflow.so, name
@@ -13,10 +11,17 @@
 #   docker build --target cli -t nsgflow/cli .
 #
 # The plugins are c-shared Go libraries loaded by Fluent Bit: they must be
-# built against a glibc no newer than the runtime's. fluent/fluent-bit 3.2-4.2
-# images are distroless Debian 12 (glibc 2.36), so the builder is Debian 12
-# too, on the same architecture (no cross-compiling: build each platform
-# natively, e.g. docker buildx with QEMU). Fluent Bit 5.x images are Debian 13.
+# built against a glibc no newer than the runtime's. fluent/fluent-bit 3.2
+# through 4.2.0 images are distroless Debian 12 (glibc 2.36), so the builder
+# is Debian 12 too, on the same architecture (no cross-compiling: build each
+# platform natively, e.g. docker buildx with QEMU). Fluent Bit 4.2.1 and later
+# images are Debian 13 (glibc 2.41): a Debian 12 builder still works for them
+# (older glibc), and golang:*-trixie would be needed only for newer symbols.
+#
+# BuildKit is needed (RUN --mount caches): docker build with buildx, or
+# DOCKER_BUILDKIT=1; docker-compose v1 also needs COMPOSE_DOCKER_CLI_BUILD=1.
+# No "# syntax=" line: BuildKit's built-in frontend covers this file, and a
+# syntax line would make every build fetch a frontend image from a registry.
 #
 # No secret is baked in: credentials come from the environment, mounted files
 # or Azure workload/managed identity at run time.

@@ -75,6 +75,17 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("COPY %s: %v", src, err)
 		}
 	}
+	// A "# syntax=" directive makes BuildKit fetch a frontend image from a
+	// registry: the build would fail wherever none is reachable.
+	b, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if l := strings.ToLower(strings.ReplaceAll(line, " ", "")); strings.HasPrefix(l, "#syntax=") {
+			t.Errorf("Dockerfile has a parser directive %q: BuildKit would fetch that frontend from a registry", line)
+		}
+	}
 	sort.Strings(d.packages)
 	if want := "./cmd/nsgflow,./plugin/input,./plugin/output"; strings.Join(d.packages, ",") != want {
 		t.Errorf("go build packages %v, want %s", d.packages, want)
