@@ -333,6 +333,10 @@ func newSendJob(c *sendConfig, stderr io.Writer, verbose bool) (*sendJob, error)
 		def.TimeField = schema.TimeColumn
 	}
 	dest := loganalytics.ParseDestination(p, def)
+	if d := dest; d.Kind == loganalytics.DestDataCollector && schema.StandardTable != "" {
+		p.Fail("%s %s writes the standard table %s, which only the Logs Ingestion API can write: set %s %s",
+			p.Name("schema"), schema.Name, schema.StandardTable, p.Name("destination"), loganalytics.DestLogsIngestion)
+	}
 	timeout := p.Duration("timeout", 0, 0, 1000*time.Hour)
 	if err := p.Err(); err != nil {
 		return nil, err

@@ -105,6 +105,10 @@ func ParseConfig(g ConfigGetter) (Config, error) {
 		def.TimeField = c.Schema.TimeColumn
 	}
 	c.Destination = loganalytics.ParseDestination(p, def)
+	if d := c.Destination; d.Kind == loganalytics.DestDataCollector && c.Schema.StandardTable != "" {
+		p.Fail("%s %s writes the standard table %s, which only the Logs Ingestion API can write: set %s %s",
+			p.Name("schema"), c.Schema.Name, c.Schema.StandardTable, p.Name("destination"), loganalytics.DestLogsIngestion)
+	}
 	if p.Err() != nil {
 		return Config{}, p.Err()
 	}

@@ -80,6 +80,7 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("dc: %+v", dc)
 			}
 		}},
+		{"dc asim refused", with(dcBase(), "schema", "asim"), "schema asim writes the standard table ASimNetworkSessionLogs, which only the Logs Ingestion API can write: set destination logs_ingestion", nil},
 		{"dc seed time field", with(dcBase(), "schema", "seed"), "", func(t *testing.T, c Config) {
 			if c.TimeField != "DateTime" {
 				t.Fatalf("time field %q", c.TimeField)

@@ -33,11 +33,14 @@ func TestAgainstEmulator(t *testing.T) {
 		name  string
 		cfg   MapConfig
 		table string
+		id    string // the column holding nsgflow's EventId; "EventId" when empty
 	}{
 		{"logs ingestion", MapConfig{"endpoint": srv.URL(), "dcr_id": emulator.DefaultDCRImmutableID, "stream": emulator.DefaultStream,
-			"credential": "static", "token_file": tokFile, "max_retries": "0", "max_body_bytes": "8192"}, "NsgFlow_CL"},
+			"credential": "static", "token_file": tokFile, "max_retries": "0", "max_body_bytes": "8192"}, "NsgFlow_CL", ""},
 		{"data collector", MapConfig{"destination": "data_collector", "endpoint": srv.URL(), "workspace_id": emulator.DefaultWorkspaceID,
-			"shared_key": key, "log_type": "PipeTest", "max_retries": "0", "azure_resource_id": "on"}, "PipeTest_CL"},
+			"shared_key": key, "log_type": "PipeTest", "max_retries": "0", "azure_resource_id": "on"}, "PipeTest_CL", ""},
+		{"logs ingestion asim", MapConfig{"schema": "asim", "endpoint": srv.URL(), "dcr_id": emulator.DefaultDCRImmutableID, "stream": emulator.AsimStream,
+			"credential": "static", "token_file": tokFile, "max_retries": "0", "max_body_bytes": "8192"}, "ASimNetworkSessionLogs", "EventOriginalUid"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,7 +80,11 @@ func TestAgainstEmulator(t *testing.T) {
 					mine = append(mine, r)
 				}
 			}
-			ids := emulator.CountIDs(mine, "EventId")
+			idCol := tc.id
+			if idCol == "" {
+				idCol = "EventId"
+			}
+			ids := emulator.CountIDs(mine, idCol)
 			if ids.Rows != events || ids.Missing != 0 || ids.Duplicates != 0 {
 				t.Fatalf("%d rows (%d without EventId, %d duplicates), want %d once each", ids.Rows, ids.Missing, ids.Duplicates, events)
 			}
