@@ -625,6 +625,7 @@ func TestEntraServiceRefusals(t *testing.T) {
 		})
 	}
 }
+
 // TestEntraFailures: each permanent credential failure ends nsgflow run in
 // under five seconds with an error naming the setting to fix, and neither
 // the secret nor a token appears in its output.
@@ -689,4 +690,3 @@ func TestEntraFailures(t *testing.T) {
 		})
 	}
 }
-
