@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/nsgflow/nsgflow/internal/redact"
 )
 
 const redacted = "[REDACTED]"
@@ -26,6 +28,9 @@ func newScrubber(secrets ...string) *scrubber {
 }
 
 func (s *scrubber) scrub(text string) string {
+	// Tokens from a credential are not configured secrets: a server that
+	// echoes one must not put it in a log line.
+	text = redact.JWTs(text)
 	if s == nil {
 		return text
 	}

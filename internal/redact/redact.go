@@ -1,7 +1,7 @@
 // Package redact removes secrets from text and errors before they are
 // logged: SAS query strings in URLs (azcore and net/http errors embed the
 // request URL), and AccountKey, SharedAccessSignature and similar values of
-// connection strings, and bearer tokens.
+// connection strings, bearer tokens and any JWT.
 package redact
 
 import (
@@ -16,10 +16,23 @@ var (
 	// key=value settings (connection strings, query fragments outside URLs).
 	secretSetting = regexp.MustCompile(`(?i)\b(AccountKey|SharedAccessSignature|sig|ClientSecret|client_secret|access_token|password)=[^;&\s"']*`)
 	bearer        = regexp.MustCompile(`(?i)\b(Bearer|SharedKey)\s+[A-Za-z0-9._~+/:=-]+`)
+	// A JWT (an Entra ID access token, a federated assertion) wherever it
+	// appears, e.g. echoed bare by a server: base64url JSON header ("eyJ"),
+	// payload and signature.
+	jwt = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`)
 )
+
+// JWTs replaces every JWT-shaped string in s with "REDACTED".
+func JWTs(s string) string {
+	if !strings.Contains(s, "eyJ") {
+		return s
+	}
+	return jwt.ReplaceAllString(s, "REDACTED")
+}
 
 // String returns s with secrets replaced by "REDACTED".
 func String(s string) string {
+	s = JWTs(s)
 	if !strings.ContainsAny(s, "?=") && !strings.Contains(s, "earer") && !strings.Contains(s, "haredKey") {
 		return s
 	}

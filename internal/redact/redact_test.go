@@ -17,6 +17,7 @@ func TestString(t *testing.T) {
 		{"sas connection string", `BlobEndpoint=x;SharedAccessSignature=sv=2020&sig=SECRET`, "SharedAccessSignature=REDACTED"},
 		{"bearer", `Authorization: Bearer eyJSECRET.x.y`, "Bearer REDACTED"},
 		{"plain", `no secrets here`, "no secrets here"},
+		{"bare jwt", `Echo: you sent eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwcyJ9SECRET.c2lnbmF0dXJlSECRET done`, "you sent REDACTED done"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

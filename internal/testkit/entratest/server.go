@@ -238,6 +238,13 @@ func (s *Server) record(r Request) {
 	s.mu.Unlock()
 }
 
+// ClearFaults drops the injected failures not yet answered.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.fail = nil
+	s.mu.Unlock()
+}
+
 // takeFault pops the next injected failure for aud, if any.
 func (s *Server) takeFault(aud string) int {
 	s.mu.Lock()
